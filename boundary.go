@@ -1,0 +1,186 @@
+package batch
+
+import (
+	"crypto/rand"
+	"strings"
+)
+
+// maxBoundaryLen is RFC 2046's limit: boundary := 0*69<bchars> bcharsnospace.
+const maxBoundaryLen = 70
+
+// bchar reports whether c is one of RFC 2046's bchars:
+//
+//	bcharsnospace := DIGIT / ALPHA / "'" / "(" / ")" / "+" / "_" / "," / "-" / "." / "/" / ":" / "=" / "?"
+//	bchars := bcharsnospace / " "
+func bchar(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("'()+_,-./:=? ", c) >= 0
+}
+
+// ValidBoundary reports whether b is a boundary RFC 2046 allows: 1 to 70
+// bchars, not ending in a space. The decoder reads only such boundaries and
+// the encoder writes only such boundaries.
+func ValidBoundary(b string) bool {
+	if len(b) == 0 || len(b) > maxBoundaryLen || b[len(b)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if !bchar(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseContentType returns the lower-cased media type and the boundary
+// parameter of a multipart Content-Type value, such as
+// `multipart/mixed; boundary=batch_36522ad7` or
+// `multipart/batching;boundary="01cf4e5a-4b88"` (WIRE.md quirk 9). Parameter
+// names fold case, the boundary may be quoted, and other parameters are
+// ignored. It fails with ErrContentType when the type is not multipart/* or
+// has no boundary, and with ErrBoundary when the boundary is not valid.
+//
+// It is a small hand-written scanner rather than mime.ParseMediaType, which
+// allocates a map per call and rejects some parameters real servers send.
+func ParseContentType(v string) (mediaType, boundary string, err error) {
+	mt, params, _ := strings.Cut(v, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	if !strings.HasPrefix(mt, "multipart/") || len(mt) == len("multipart/") {
+		return mt, "", &SyntaxError{Offset: -1, Part: -1, Err: ErrContentType, Detail: "media type " + quote(mt)}
+	}
+	b, ok, perr := param(params, "boundary")
+	if perr != "" {
+		return mt, "", &SyntaxError{Offset: -1, Part: -1, Err: ErrContentType, Detail: perr}
+	}
+	if !ok {
+		return mt, "", &SyntaxError{Offset: -1, Part: -1, Err: ErrContentType, Detail: "no boundary parameter in " + quote(v)}
+	}
+	if !ValidBoundary(b) {
+		return mt, "", &SyntaxError{Offset: -1, Part: -1, Err: ErrBoundary, Detail: "boundary " + quote(b)}
+	}
+	return mt, b, nil
+}
+
+// param finds the parameter name (ASCII case-folded) in a ";"-separated
+// parameter list and returns its value, unquoted. A malformed list yields a
+// non-empty problem description.
+func param(params, name string) (value string, ok bool, problem string) {
+	s := params
+	for {
+		s = strings.TrimLeft(s, " \t;")
+		if s == "" {
+			return "", false, ""
+		}
+		eq := strings.IndexByte(s, '=')
+		if eq < 0 {
+			return "", false, ""
+		}
+		key := strings.TrimSpace(s[:eq])
+		s = strings.TrimLeft(s[eq+1:], " \t")
+		var val string
+		if strings.HasPrefix(s, `"`) {
+			var b strings.Builder
+			i := 1
+			closed := false
+			for ; i < len(s); i++ {
+				c := s[i]
+				if c == '\\' && i+1 < len(s) {
+					i++
+					b.WriteByte(s[i])
+					continue
+				}
+				if c == '"' {
+					closed = true
+					i++
+					break
+				}
+				b.WriteByte(c)
+			}
+			if !closed {
+				return "", false, "unterminated quoted parameter " + quote(key)
+			}
+			val = b.String()
+			s = s[i:]
+		} else {
+			end := strings.IndexByte(s, ';')
+			if end < 0 {
+				end = len(s)
+			}
+			val = strings.TrimRight(s[:end], " \t")
+			s = s[end:]
+		}
+		if strings.EqualFold(key, name) {
+			return val, true, ""
+		}
+	}
+}
+
+// needsQuotes reports whether a valid boundary must be quoted in a
+// Content-Type parameter: RFC 2045 tokens exclude space and the tspecials
+// "(" ")" "," "/" ":" "=" "?" among the bchars. Writers quote only then,
+// because some readers (SAP CAP) find no boundary in boundary="x".
+func needsQuotes(b string) bool {
+	return strings.ContainsAny(b, " (),/:=?")
+}
+
+// FormatContentType returns `<mediaType>; boundary=<boundary>`, quoting the
+// boundary only where RFC 2045 requires it.
+func FormatContentType(mediaType, boundary string) string {
+	if needsQuotes(boundary) {
+		return mediaType + `; boundary="` + boundary + `"`
+	}
+	return mediaType + "; boundary=" + boundary
+}
+
+// NewBoundary returns prefix followed by 32 random hex digits from
+// crypto/rand, such as "batch_8f0c…", the form OData writers use. The prefix
+// must leave the result a valid boundary; it panics otherwise, as the prefix
+// is a constant in every sensible program.
+func NewBoundary(prefix string) string {
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		panic("batch: crypto/rand: " + err.Error())
+	}
+	const hexdig = "0123456789abcdef"
+	b := make([]byte, len(prefix), len(prefix)+32)
+	copy(b, prefix)
+	for _, c := range raw {
+		b = append(b, hexdig[c>>4], hexdig[c&15])
+	}
+	s := string(b)
+	if !ValidBoundary(s) {
+		panic("batch: NewBoundary: invalid prefix " + quote(prefix))
+	}
+	return s
+}
+
+// quote returns s in double quotes with control bytes escaped, shortened for
+// error messages.
+func quote(s string) string {
+	const max = 80
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s) && i < max; i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f:
+			const hexdig = "0123456789abcdef"
+			b.WriteString(`\x`)
+			b.WriteByte(hexdig[c>>4])
+			b.WriteByte(hexdig[c&15])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	if len(s) > max {
+		b.WriteString("...")
+	}
+	b.WriteByte('"')
+	return b.String()
+}

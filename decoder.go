@@ -1,0 +1,462 @@
+package batch
+
+import (
+	"io"
+)
+
+// Decoder reads a batch body from an io.Reader and yields its parts in
+// document order, streaming: operations, and the start and end of each
+// changeset around them (see [Kind]). It holds one read buffer and one
+// scanner aware of every open boundary; bodies are read straight from that
+// buffer.
+//
+// The loop is mime/multipart's:
+//
+//	for {
+//		p, err := d.Next()
+//		if err == io.EOF {
+//			break // the close delimiter of the batch
+//		}
+//		if err != nil {
+//			return err
+//		}
+//		// use p until the next call to Next
+//	}
+//
+// Errors are sticky: after the first failure, every exported method returns
+// that same error again. A Decoder is not safe for concurrent use.
+type Decoder struct {
+	r    io.Reader
+	opts options
+
+	buf  []byte
+	rp   int   // start of the unread window buf[rp:wp]
+	wp   int   // end of the data read so far
+	base int64 // input offset of buf[0]
+	eof  bool  // r reported io.EOF
+	rerr error // a read error to return once the data before it is used
+	err  error // sticky error (io.EOF after the close delimiter)
+
+	levels []level // open boundaries: [0] the batch, then changesets
+	nparts int     // MIME parts started so far
+	bom    bool    // the leading byte order mark has been looked for
+
+	// The region is the run of bytes up to the next delimiter: a part's
+	// body, or a preamble or epilogue.
+	inRegion  bool
+	isBody    bool       // the region is the current part's body
+	atStart   bool       // nothing of the region consumed yet
+	avail     int        // bytes at rp known to be region bytes
+	found     bool       // a delimiter follows the avail bytes
+	hit       scanResult // that delimiter
+	regionLen int64      // region bytes consumed so far
+
+	pending    bool      // a delimiter has ended the region and waits
+	pendLevel  int       // its level
+	pendClose  bool      // whether it closes
+	pendOffset int64     // input offset of its "--"
+	nextDev    Deviation // deviations met before the next part begins
+
+	part Part
+
+	// Header storage: every header line and the start line of the current
+	// part are copied into meta, so that the views stay valid while the
+	// body moves through buf. spans index meta; views are built once the
+	// part's headers are complete.
+	meta    []byte
+	pspans  []fieldSpan
+	espans  []fieldSpan
+	pviews  []RawField
+	eviews  []RawField
+	start   [4]span // method/proto, target/status, proto/reason for the start line
+	headDev Deviation
+}
+
+// NewDecoder returns a decoder for a batch body whose Content-Type is
+// contentType: multipart/mixed or multipart/batching with a boundary, quoted
+// or not; other parameters are ignored. It fails with [ErrContentType] or
+// [ErrBoundary] (as a *SyntaxError) when contentType is not such a type.
+func NewDecoder(r io.Reader, contentType string, opts ...Option) (*Decoder, error) {
+	_, b, err := ParseContentType(contentType)
+	if err != nil {
+		return nil, err
+	}
+	d := new(Decoder)
+	d.init(r, b, opts)
+	return d, nil
+}
+
+// NewDecoderBoundary returns a decoder for a batch body delimited by
+// boundary, for callers that know the boundary without a Content-Type. It
+// fails with [ErrBoundary] when boundary is not valid under RFC 2046.
+func NewDecoderBoundary(r io.Reader, boundary string, opts ...Option) (*Decoder, error) {
+	if !ValidBoundary(boundary) {
+		return nil, &SyntaxError{Offset: -1, Part: -1, Err: ErrBoundary, Detail: "boundary " + quote(boundary)}
+	}
+	d := new(Decoder)
+	d.init(r, boundary, opts)
+	return d, nil
+}
+
+// Reset makes d read a new batch from r, delimited by boundary (as
+// [ParseContentType] returns it), with opts applied over the defaults. It
+// keeps the buffers, so a reused Decoder decodes without allocating.
+func (d *Decoder) Reset(r io.Reader, boundary string, opts ...Option) error {
+	if !ValidBoundary(boundary) {
+		return &SyntaxError{Offset: -1, Part: -1, Err: ErrBoundary, Detail: "boundary " + quote(boundary)}
+	}
+	d.init(r, boundary, opts)
+	return nil
+}
+
+func (d *Decoder) init(r io.Reader, boundary string, opts []Option) {
+	o := buildOptions(opts)
+	buf := d.buf
+	if cap(buf) < o.bufferSize || cap(buf) > 2*o.bufferSize {
+		buf = make([]byte, o.bufferSize)
+	}
+	levels := d.levels[:0]
+	if cap(levels) == 0 {
+		levels = make([]level, 0, 2)
+	}
+	levels = levels[:1]
+	levels[0].dash = append(append(levels[0].dash[:0], "--"...), boundary...)
+	levels[0].index = -1
+	*d = Decoder{
+		r:        r,
+		opts:     o,
+		buf:      buf[:o.bufferSize],
+		levels:   levels,
+		inRegion: true,
+		atStart:  true,
+		meta:     d.meta[:0],
+		pspans:   d.pspans[:0],
+		espans:   d.espans[:0],
+		pviews:   d.pviews[:0],
+		eviews:   d.eviews[:0],
+	}
+}
+
+// InputOffset returns the offset in the input of the next unread byte.
+func (d *Decoder) InputOffset() int64 { return d.base + int64(d.rp) }
+
+// Next advances to the next part of the batch and returns it. It returns
+// io.EOF, unwrapped, after the close delimiter of the batch. Any remaining
+// data in the current part is automatically discarded. The returned Part is
+// only valid until the next call to Next.
+func (d *Decoder) Next() (*Part, error) {
+	if d.err != nil {
+		return nil, d.err
+	}
+	p, err := d.next()
+	if err != nil {
+		d.err = err
+		return nil, err
+	}
+	return p, nil
+}
+
+func (d *Decoder) next() (*Part, error) {
+	p := &d.part
+	if d.inRegion {
+		if err := d.skipRegion(); err != nil {
+			return nil, err
+		}
+	}
+	top := len(d.levels) - 1
+	if d.pendLevel < top {
+		// A parent's delimiter inside a changeset: the changeset was
+		// never closed (WIRE.md quirk 15). End it here; the delimiter
+		// stays pending for the parent.
+		d.resetPart(KindChangesetEnd, top-1)
+		p.index = d.levels[top].index
+		p.offset = d.pendOffset
+		p.boundary = d.levels[top].boundary()
+		if err := d.deviate(DevUnclosedChangeset, d.pendOffset); err != nil {
+			return nil, err
+		}
+		d.levels = d.levels[:top]
+		return p, nil
+	}
+	d.pending = false
+	if d.pendClose {
+		if top == 0 {
+			return nil, io.EOF
+		}
+		d.resetPart(KindChangesetEnd, top-1)
+		p.index = d.levels[top].index
+		p.offset = d.pendOffset
+		p.boundary = d.levels[top].boundary()
+		d.levels = d.levels[:top]
+		// The changeset's epilogue runs to the parent's next delimiter.
+		d.openRegion(false)
+		return p, nil
+	}
+	return d.readPart()
+}
+
+// resetPart prepares d.part for a new item of kind k at depth.
+func (d *Decoder) resetPart(k Kind, depth int) {
+	d.part = Part{
+		d:     d,
+		kind:  k,
+		depth: depth,
+		clen:  -1,
+		dev:   d.nextDev,
+	}
+	d.nextDev = 0
+}
+
+// deviate records dev on the current part, or fails in strict mode.
+func (d *Decoder) deviate(dev Deviation, off int64) error {
+	if d.opts.strict {
+		return d.syntaxErrorAt(off, ErrNonconforming, dev, "")
+	}
+	d.part.dev |= dev
+	return nil
+}
+
+func (d *Decoder) syntaxErrorAt(off int64, err error, dev Deviation, detail string) error {
+	part := d.nparts - 1
+	return &SyntaxError{Offset: off, Part: part, Err: err, Deviation: dev, Detail: detail}
+}
+
+func (d *Decoder) syntaxError(err error, detail string) error {
+	return d.syntaxErrorAt(d.InputOffset(), err, 0, detail)
+}
+
+// openRegion starts a run of bytes that ends at the next delimiter.
+func (d *Decoder) openRegion(isBody bool) {
+	d.inRegion = true
+	d.isBody = isBody
+	d.atStart = true
+	d.avail = 0
+	d.found = false
+	d.regionLen = 0
+}
+
+// fill reads more input into buf, first moving the unread window to the
+// front. It returns an error only for a read error met with no new data.
+func (d *Decoder) fill() error {
+	if d.rerr != nil {
+		return d.rerr
+	}
+	if d.rp > 0 {
+		n := copy(d.buf, d.buf[d.rp:d.wp])
+		d.base += int64(d.rp)
+		d.wp = n
+		d.rp = 0
+	}
+	if d.wp == len(d.buf) {
+		// Unreachable with normalized options: a line never fills the
+		// buffer without hitting the line limit first.
+		return d.syntaxError(ErrLineTooLong, "buffer full")
+	}
+	for range 100 {
+		n, err := d.r.Read(d.buf[d.wp:])
+		if n < 0 || n > len(d.buf)-d.wp {
+			return d.syntaxError(errBadRead, "")
+		}
+		d.wp += n
+		if err == io.EOF {
+			d.eof = true
+			return nil
+		}
+		if err != nil {
+			if n > 0 {
+				d.rerr = err
+				return nil
+			}
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	return io.ErrNoProgress
+}
+
+// advance makes region bytes available (avail > 0), or finds the delimiter
+// that ends the region (found with avail == 0).
+func (d *Decoder) advance() error {
+	for d.avail == 0 && !d.found {
+		if !d.bom {
+			if d.wp-d.rp < 3 && !d.eof {
+				if err := d.fill(); err != nil {
+					return err
+				}
+				continue
+			}
+			d.bom = true
+			if d.wp-d.rp >= 3 && d.buf[d.rp] == 0xEF && d.buf[d.rp+1] == 0xBB && d.buf[d.rp+2] == 0xBF {
+				// WIRE.md quirk 13: OData.net's payloads start with a
+				// BOM; mime/multipart finds zero parts behind it.
+				if err := d.deviateNext(DevBOM, 0); err != nil {
+					return err
+				}
+				d.rp += 3
+			}
+		}
+		r, ok := scanDelimiter(d.buf[d.rp:d.wp], d.levels, d.atStart, d.eof, d.opts.maxLine)
+		if !ok {
+			return d.syntaxErrorAt(d.InputOffset()+int64(r.n), ErrLineTooLong, 0, "delimiter line with padding")
+		}
+		if r.found {
+			d.avail, d.found, d.hit = r.n, true, r
+			return nil
+		}
+		if r.n > 0 {
+			d.avail = r.n
+			return nil
+		}
+		if d.eof {
+			return d.truncated()
+		}
+		if err := d.fill(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// truncated is the error for input that ends before the batch does.
+func (d *Decoder) truncated() error {
+	what := "input ended before the close delimiter of the batch"
+	if d.inRegion && d.isBody {
+		what = "input ended inside a body"
+	}
+	return d.syntaxErrorAt(d.base+int64(d.wp), ErrTruncated, 0, what)
+}
+
+// consume releases k region bytes.
+func (d *Decoder) consume(k int) {
+	d.rp += k
+	d.avail -= k
+	d.regionLen += int64(k)
+	if k > 0 {
+		d.atStart = false
+	}
+}
+
+// endRegion consumes the delimiter line that ends the region and makes it
+// pending. For a body it checks the declared Content-Length.
+func (d *Decoder) endRegion() error {
+	h := d.hit
+	d.setPending(h.level, h.close, d.InputOffset()+int64(h.dash))
+	d.rp += h.line
+	d.found = false
+	d.inRegion = false
+	if h.bareLF {
+		if err := d.deviateNext(DevBareLF, d.pendOffset); err != nil {
+			return err
+		}
+	}
+	if d.isBody && d.part.kind == KindOperation && d.part.clen >= 0 && d.part.clen != d.regionLen {
+		// WIRE.md quirk 17: the delimiter is the truth.
+		if err := d.deviate(DevContentLength, d.pendOffset); err != nil {
+			return err
+		}
+	}
+	if d.isBody {
+		d.part.bodyLen = d.regionLen
+		d.part.bodyDone = true
+	}
+	return nil
+}
+
+// deviateNext handles a deviation met between parts (a bare LF around a
+// delimiter): an error in strict mode, else a deviation of the next part.
+func (d *Decoder) deviateNext(dev Deviation, off int64) error {
+	if d.opts.strict {
+		return d.syntaxErrorAt(off, ErrNonconforming, dev, "")
+	}
+	d.nextDev |= dev
+	return nil
+}
+
+func (d *Decoder) setPending(lv int, close bool, off int64) {
+	d.pending = true
+	d.pendLevel = lv
+	d.pendClose = close
+	d.pendOffset = off
+}
+
+// skipRegion discards the rest of the region and its delimiter.
+func (d *Decoder) skipRegion() error {
+	for {
+		if err := d.advance(); err != nil {
+			return err
+		}
+		if d.avail > 0 {
+			d.consume(d.avail)
+			continue
+		}
+		return d.endRegion()
+	}
+}
+
+// readBody implements Part.Read.
+func (d *Decoder) readBody(b []byte) (int, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	if !d.inRegion || !d.isBody {
+		return 0, io.EOF
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if err := d.advance(); err != nil {
+		d.err = err
+		return 0, err
+	}
+	if d.avail > 0 {
+		n := copy(b, d.buf[d.rp:d.rp+d.avail])
+		d.consume(n)
+		return n, nil
+	}
+	if err := d.endRegion(); err != nil {
+		d.err = err
+		return 0, err
+	}
+	return 0, io.EOF
+}
+
+// writeBody implements Part.WriteTo.
+func (d *Decoder) writeBody(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if d.err != nil {
+			return total, d.err
+		}
+		if !d.inRegion || !d.isBody {
+			return total, nil
+		}
+		if err := d.advance(); err != nil {
+			d.err = err
+			return total, err
+		}
+		if d.avail == 0 {
+			if err := d.endRegion(); err != nil {
+				d.err = err
+				return total, err
+			}
+			return total, nil
+		}
+		n, err := w.Write(d.buf[d.rp : d.rp+d.avail])
+		if n < 0 || n > d.avail {
+			n = 0
+			if err == nil {
+				err = errBadWrite
+			}
+		}
+		d.consume(n)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			return total, io.ErrShortWrite
+		}
+	}
+}

@@ -1,0 +1,3 @@
+module github.com/batchcodec/batch
+
+go 1.24

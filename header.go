@@ -1,0 +1,501 @@
+package batch
+
+import (
+	"bytes"
+)
+
+// This file reads what stands between a delimiter and a body: the MIME part
+// headers, and for an operation the embedded start line and HTTP headers.
+// Lines are copied into Decoder.meta as they are read, so that the views the
+// Part hands out survive the body moving through the read buffer.
+
+type span struct{ a, b int }
+
+type fieldSpan struct{ name, value span }
+
+func (s span) of(b []byte) []byte { return b[s.a:s.b:s.b] }
+
+// readLine consumes the next line and returns it without its line break.
+// The slice is only valid until the next read. Input that ends inside the
+// line is truncated input.
+func (d *Decoder) readLine() (line []byte, bareLF bool, err error) {
+	for {
+		w := d.buf[d.rp:d.wp]
+		if i := bytes.IndexByte(w, '\n'); i >= 0 {
+			if i > d.opts.maxLine {
+				return nil, false, d.syntaxError(ErrLineTooLong, "")
+			}
+			line, bareLF = w[:i], true
+			if i > 0 && line[i-1] == '\r' {
+				line, bareLF = line[:i-1], false
+			}
+			d.rp += i + 1
+			return line, bareLF, nil
+		}
+		if len(w) > d.opts.maxLine {
+			return nil, false, d.syntaxError(ErrLineTooLong, "")
+		}
+		if d.eof {
+			return nil, false, d.syntaxErrorAt(d.base+int64(d.wp), ErrTruncated, 0, "input ended inside a header block")
+		}
+		if err := d.fill(); err != nil {
+			return nil, false, err
+		}
+	}
+}
+
+// readPart reads the part that the pending open delimiter begins.
+func (d *Decoder) readPart() (*Part, error) {
+	if d.nparts >= d.opts.maxParts {
+		d.nparts++
+		return nil, d.syntaxErrorAt(d.pendOffset, ErrTooManyParts, 0, "")
+	}
+	d.nparts++
+	top := len(d.levels) - 1
+	d.resetPart(KindOther, top)
+	p := &d.part
+	p.index = d.nparts - 1
+	p.offset = d.pendOffset
+	if top > 0 {
+		p.boundary = d.levels[top].boundary()
+	}
+	d.meta = d.meta[:0]
+	d.pspans = d.pspans[:0]
+	d.espans = d.espans[:0]
+	d.start = [4]span{}
+
+	ended, err := d.readHeaders(&d.pspans, d.opts.maxPartHeader)
+	if err != nil {
+		return nil, err
+	}
+	mt, params := splitMediaType(lookupSpan(d.meta, d.pspans, "content-type"))
+	switch {
+	case len(mt) > len("multipart/") && equalFold(mt[:len("multipart/")], "multipart/"):
+		if err := d.pushChangeset(params); err != nil {
+			return nil, err
+		}
+		p.kind = KindChangesetStart
+		p.boundary = d.levels[top+1].boundary()
+		if !ended {
+			d.openRegion(false) // the changeset's preamble
+		}
+	case equalFold(mt, "application/http"):
+		p.kind = KindOperation
+		if ended {
+			return nil, d.syntaxErrorAt(d.pendOffset, ErrStartLine, 0, "operation part holds no HTTP message")
+		}
+		if err := d.readMessage(msgTypeOf(params)); err != nil {
+			return nil, err
+		}
+	default:
+		if !ended {
+			d.openRegion(true)
+		}
+	}
+	d.buildViews()
+	return p, nil
+}
+
+// pushChangeset opens a changeset level for the boundary in params.
+func (d *Decoder) pushChangeset(params []byte) error {
+	b := paramValue(params, "boundary")
+	if !validBoundaryBytes(b) {
+		return d.syntaxError(ErrBoundary, "changeset boundary "+quote(string(b)))
+	}
+	top := len(d.levels) - 1
+	if top+1 > d.opts.maxDepth {
+		return d.syntaxError(ErrTooDeep, "")
+	}
+	if len(d.levels) < cap(d.levels) {
+		d.levels = d.levels[:top+2]
+	} else {
+		d.levels = append(d.levels, level{})
+	}
+	lv := &d.levels[top+1]
+	lv.dash = append(append(lv.dash[:0], "--"...), b...)
+	lv.index = d.part.index
+	return nil
+}
+
+// readHeaders reads header lines into meta and spans up to the blank line.
+// ended reports a delimiter line met first: the block ran into the next
+// delimiter without its blank line, which is then pending.
+func (d *Decoder) readHeaders(spans *[]fieldSpan, limit int) (ended bool, err error) {
+	used := 0
+	for {
+		off := d.InputOffset()
+		line, bareLF, err := d.readLine()
+		if err != nil {
+			return false, err
+		}
+		if len(line) > 1 && line[0] == '-' && line[1] == '-' {
+			if li, cl, ok := delimiterLine(line, d.levels); ok {
+				d.setPending(li, cl, off)
+				if bareLF {
+					err = d.deviateNext(DevBareLF, off)
+				}
+				return true, err
+			}
+		}
+		if bareLF {
+			if err := d.deviate(DevBareLF, off); err != nil {
+				return false, err
+			}
+		}
+		if len(line) == 0 {
+			return false, nil
+		}
+		used += len(line) + fieldOverhead
+		if used > limit {
+			return false, d.syntaxErrorAt(off, ErrHeaderTooLarge, 0, "")
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			n := len(*spans)
+			if n == 0 {
+				return false, d.syntaxErrorAt(off, ErrHeader, 0, "continuation line before any header: "+quote(string(line)))
+			}
+			if err := d.deviate(DevObsFold, off); err != nil {
+				return false, err
+			}
+			last := &(*spans)[n-1]
+			if cont := bytes.Trim(line, " \t"); len(cont) > 0 {
+				// The value is the last thing in meta: extend it.
+				if last.value.b > last.value.a {
+					d.meta = append(d.meta, ' ')
+				}
+				d.meta = append(d.meta, cont...)
+				last.value.b = len(d.meta)
+			}
+			continue
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			return false, d.syntaxErrorAt(off, ErrHeader, 0, "no colon in "+quote(string(line)))
+		}
+		name := bytes.TrimRight(line[:colon], " \t")
+		if len(name) == 0 {
+			return false, d.syntaxErrorAt(off, ErrHeader, 0, "empty name in "+quote(string(line)))
+		}
+		value := bytes.Trim(line[colon+1:], " \t")
+		var f fieldSpan
+		f.name.a = len(d.meta)
+		d.meta = append(d.meta, name...)
+		f.name.b = len(d.meta)
+		f.value.a = len(d.meta)
+		d.meta = append(d.meta, value...)
+		f.value.b = len(d.meta)
+		*spans = append(*spans, f)
+	}
+}
+
+// readMessage reads an operation's embedded start line and headers; the
+// body region follows.
+func (d *Decoder) readMessage(msgtype MessageKind) error {
+	p := &d.part
+	var line []byte
+	var off int64
+	for {
+		off = d.InputOffset()
+		l, bareLF, err := d.readLine()
+		if err != nil {
+			return err
+		}
+		if _, _, ok := delimiterLine(l, d.levels); ok {
+			return d.syntaxErrorAt(off, ErrStartLine, 0, "operation part holds no HTTP message")
+		}
+		if bareLF {
+			if err := d.deviate(DevBareLF, off); err != nil {
+				return err
+			}
+		}
+		if len(bytes.Trim(l, " \t")) > 0 {
+			line = l
+			break
+		}
+		// WIRE.md quirk 16: OData.net skips blank lines here.
+		if err := d.deviate(DevBlankBeforeStartLine, off); err != nil {
+			return err
+		}
+	}
+	if len(line) > d.opts.maxHeader {
+		return d.syntaxErrorAt(off, ErrHeaderTooLarge, 0, "start line")
+	}
+	base := len(d.meta)
+	d.meta = append(d.meta, line...)
+	dev, detail := parseStartLine(d.meta[base:], base, &d.start, p)
+	if detail != "" {
+		return d.syntaxErrorAt(off, ErrStartLine, 0, detail+" in "+quote(string(line)))
+	}
+	if msgtype != 0 && msgtype != p.msg {
+		dev |= DevMsgType
+	}
+	for dev != 0 {
+		one := dev & -dev
+		if err := d.deviate(one, off); err != nil {
+			return err
+		}
+		dev &^= one
+	}
+
+	ended, err := d.readHeaders(&d.espans, d.opts.maxHeader-len(line))
+	if err != nil {
+		return err
+	}
+	if ended {
+		// WIRE.md quirk 16: a bodiless request whose header block runs
+		// straight into the next delimiter.
+		if err := d.deviate(DevNoBlankLine, d.pendOffset); err != nil {
+			return err
+		}
+	} else {
+		d.openRegion(true)
+	}
+	if v, ok := lookupSpanOK(d.meta, d.espans, "content-length"); ok {
+		n, ok := parseLength(v)
+		if !ok {
+			if err := d.deviate(DevContentLength, off); err != nil {
+				return err
+			}
+		} else {
+			p.clen = n
+		}
+	}
+	if ended && p.clen > 0 {
+		if err := d.deviate(DevContentLength, d.pendOffset); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseStartLine splits an embedded request line or status line, stored at
+// meta offset base, into spans, and fills p's kind and status. It returns the
+// deviations seen, or a description of why the line is malformed.
+//
+// RFC 9112: request-line = method SP request-target SP HTTP-version,
+// status-line = HTTP-version SP status-code SP [ reason-phrase ]. Runs of
+// spaces are tolerated (WIRE.md quirk 6); the target is what lies between
+// the first and the last space, as OData.net reads it, since a target may
+// hold spaces.
+func parseStartLine(line []byte, base int, sp *[4]span, p *Part) (dev Deviation, detail string) {
+	if bytes.HasPrefix(line, []byte("HTTP/")) {
+		p.msg = Response
+		i := bytes.IndexByte(line, ' ')
+		if i < 0 {
+			return 0, "no status code"
+		}
+		sp[0] = span{base, base + i}
+		j := i + 1
+		for j < len(line) && line[j] == ' ' {
+			j++
+		}
+		if j > i+1 {
+			dev |= DevRequestLine
+		}
+		if len(line)-j < 3 || !isDigit(line[j]) || !isDigit(line[j+1]) || !isDigit(line[j+2]) {
+			return 0, "no 3-digit status code"
+		}
+		p.status = int(line[j]-'0')*100 + int(line[j+1]-'0')*10 + int(line[j+2]-'0')
+		k := j + 3
+		if k == len(line) {
+			dev |= DevNoReason
+		} else if line[k] != ' ' {
+			return 0, "no 3-digit status code"
+		}
+		sp[1] = span{base + j, base + j + 3}
+		r := k
+		for r < len(line) && line[r] == ' ' {
+			r++
+		}
+		if r > k+1 && r < len(line) {
+			dev |= DevRequestLine
+		}
+		e := len(line)
+		for e > r && (line[e-1] == ' ' || line[e-1] == '\t') {
+			e--
+		}
+		sp[2] = span{base + r, base + e}
+		p.proto = nil
+	} else {
+		p.msg = Request
+		first := bytes.IndexByte(line, ' ')
+		last := bytes.LastIndexByte(line, ' ')
+		if first <= 0 || last == first && first == len(line)-1 {
+			return 0, "not a request line"
+		}
+		e := len(line)
+		for e > 0 && (line[e-1] == ' ' || line[e-1] == '\t') {
+			e--
+		}
+		if e < len(line) {
+			dev |= DevRequestLine
+			last = bytes.LastIndexByte(line[:e], ' ')
+		}
+		proto := line[last+1 : e]
+		if !bytes.HasPrefix(proto, []byte("HTTP/")) || last <= first {
+			return 0, "no HTTP version at the end of the request line"
+		}
+		t0, t1 := first+1, last
+		for t0 < t1 && line[t0] == ' ' {
+			t0++
+		}
+		for t1 > t0 && line[t1-1] == ' ' {
+			t1--
+		}
+		if t0 == t1 {
+			return 0, "no request target"
+		}
+		if t0 > first+1 || t1 < last {
+			dev |= DevRequestLine
+		}
+		sp[0] = span{base, base + first}
+		sp[1] = span{base + t0, base + t1}
+		sp[2] = span{base + last + 1, base + e}
+	}
+	var proto []byte
+	if p.msg == Response {
+		proto = line[sp[0].a-base : sp[0].b-base]
+	} else {
+		proto = line[sp[2].a-base : sp[2].b-base]
+	}
+	if string(proto) != "HTTP/1.1" {
+		dev |= DevProtoVersion
+	}
+	return dev, ""
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// buildViews points the part's zero-copy views into meta, now that meta no
+// longer grows for this part.
+func (d *Decoder) buildViews() {
+	p := &d.part
+	d.pviews = d.pviews[:0]
+	for _, f := range d.pspans {
+		d.pviews = append(d.pviews, RawField{Name: f.name.of(d.meta), Value: f.value.of(d.meta)})
+	}
+	d.eviews = d.eviews[:0]
+	for _, f := range d.espans {
+		d.eviews = append(d.eviews, RawField{Name: f.name.of(d.meta), Value: f.value.of(d.meta)})
+	}
+	p.header = Header(d.pviews)
+	if len(d.eviews) > 0 {
+		p.embedded = Header(d.eviews)
+	}
+	if p.kind == KindOperation {
+		switch p.msg {
+		case Request:
+			p.method = d.start[0].of(d.meta)
+			p.target = d.start[1].of(d.meta)
+			p.proto = d.start[2].of(d.meta)
+		case Response:
+			p.proto = d.start[0].of(d.meta)
+			p.reason = d.start[2].of(d.meta)
+		}
+		// WIRE.md quirk 18: the MIME part header wins over the
+		// embedded one (Cosmos puts it only in the embedded headers).
+		p.contentID, p.hasCID = p.header.Lookup("content-id")
+		if !p.hasCID {
+			p.contentID, p.hasCID = p.embedded.Lookup("content-id")
+		}
+	}
+}
+
+// lookupSpan returns the value of the first field named name.
+func lookupSpan(meta []byte, spans []fieldSpan, name string) []byte {
+	v, _ := lookupSpanOK(meta, spans, name)
+	return v
+}
+
+func lookupSpanOK(meta []byte, spans []fieldSpan, name string) ([]byte, bool) {
+	for _, f := range spans {
+		if equalFold(f.name.of(meta), name) {
+			return f.value.of(meta), true
+		}
+	}
+	return nil, false
+}
+
+// parseLength parses a Content-Length value: decimal digits only.
+func parseLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// splitMediaType splits a Content-Type value into its trimmed media type and
+// the parameter list after the first ";".
+func splitMediaType(v []byte) (mt, params []byte) {
+	if i := bytes.IndexByte(v, ';'); i >= 0 {
+		return bytes.Trim(v[:i], " \t"), v[i+1:]
+	}
+	return bytes.Trim(v, " \t"), nil
+}
+
+// paramValue returns the value of parameter name in a ";"-separated list,
+// without quotes, as a view into params; nil if absent. Quoted-pair escapes
+// are left as they are: no boundary or msgtype needs them.
+func paramValue(params []byte, name string) []byte {
+	s := params
+	for len(s) > 0 {
+		s = bytes.TrimLeft(s, " \t;")
+		eq := bytes.IndexByte(s, '=')
+		if eq < 0 {
+			return nil
+		}
+		key := bytes.Trim(s[:eq], " \t")
+		s = bytes.TrimLeft(s[eq+1:], " \t")
+		var val []byte
+		if len(s) > 0 && s[0] == '"' {
+			end := bytes.IndexByte(s[1:], '"')
+			if end < 0 {
+				val, s = s[1:], nil
+			} else {
+				val, s = s[1:1+end], s[2+end:]
+			}
+		} else {
+			end := bytes.IndexByte(s, ';')
+			if end < 0 {
+				end = len(s)
+			}
+			val, s = bytes.TrimRight(s[:end], " \t"), s[end:]
+		}
+		if equalFold(key, name) {
+			return val
+		}
+	}
+	return nil
+}
+
+// msgTypeOf returns the msgtype parameter of an application/http
+// Content-Type (UCWA, .NET HttpMessageContent), or 0.
+func msgTypeOf(params []byte) MessageKind {
+	v := paramValue(params, "msgtype")
+	switch {
+	case equalFold(v, "request"):
+		return Request
+	case equalFold(v, "response"):
+		return Response
+	}
+	return 0
+}
+
+func validBoundaryBytes(b []byte) bool {
+	if len(b) == 0 || len(b) > maxBoundaryLen || b[len(b)-1] == ' ' {
+		return false
+	}
+	for _, c := range b {
+		if !bchar(c) {
+			return false
+		}
+	}
+	return true
+}

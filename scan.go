@@ -1,0 +1,293 @@
+package batch
+
+import "bytes"
+
+// This file holds the delimiter scanner: pure functions over bytes, with no
+// I/O, so that every case can be tested without a reader (STYLE.md rule 4).
+//
+// RFC 2046 §5.1.1:
+//
+//	delimiter := CRLF dash-boundary
+//	dash-boundary := "--" boundary
+//	close-delimiter := delimiter "--"
+//	encapsulation := delimiter transport-padding CRLF body-part
+//	transport-padding := *LWSP-char
+//
+// The scanner searches for "--"+boundary, not for CRLF+"--"+boundary: Go's
+// bytes.Index runs IndexByte on the needle's first byte, and a needle that
+// starts with CR stops at every line of a CRLF body (20× slower, PEERS.md
+// §0.1). Each hit is then checked in place: a line break (LF or CRLF, decided
+// per line) before it, or the start of the region, and padding and a line
+// break, or the end of input, after it. One pass covers CRLF, bare LF and
+// mixed bodies, for every open boundary at once (a changeset's and its
+// parents').
+
+// maxNeedle is the longest needle bytes.Index searches at full speed
+// (internal/bytealg.MaxLen on amd64); longer dash-boundaries are searched by
+// their first maxNeedle bytes and verified after.
+const maxNeedle = 63
+
+// level is one open multipart level: the batch (index 0) or a changeset.
+type level struct {
+	dash  []byte // "--" + boundary, owned
+	index int    // part index of the changeset's start (-1 for the batch)
+}
+
+func (l *level) boundary() []byte { return l.dash[2:] }
+
+func (l *level) needle() []byte {
+	if len(l.dash) > maxNeedle {
+		return l.dash[:maxNeedle]
+	}
+	return l.dash
+}
+
+// scanResult is the answer of scanDelimiter.
+type scanResult struct {
+	// n is the number of bytes at the start of the buffer that certainly
+	// belong to the region (body, preamble or epilogue) and may be released.
+	n int
+	// found reports a delimiter line starting at n: its leading line break
+	// (if any), the dash-boundary, the optional "--", padding and line break.
+	found  bool
+	level  int  // index in levels of the boundary that matched
+	close  bool // a close delimiter ("--" after the boundary)
+	line   int  // length of the delimiter line from n, line breaks included
+	dash   int  // offset from n of the "--" that starts the dash-boundary
+	bareLF bool // a line break around the delimiter is a bare LF
+}
+
+// candidate outcomes
+const (
+	candNo        = iota // not a delimiter
+	candYes              // a delimiter
+	candUndecided        // need more input to tell
+	candTooLong          // padding runs past the line limit
+)
+
+// scanDelimiter finds the first delimiter line of any of levels in buf.
+//
+// atStart says that buf begins at the start of a line whose line break is not
+// in buf (the start of a body, preamble or epilogue): a dash-boundary there is
+// a delimiter without a line break before it. eof says that no input follows
+// buf. maxLine bounds a delimiter line with its padding.
+//
+// Without a delimiter, n leaves out the bytes that could still begin one once
+// more input arrives (at most a line break and a dash-boundary, or an
+// undecided delimiter line), so that no byte of a delimiter is ever released
+// as region data. With eof nothing is held back.
+func scanDelimiter(buf []byte, levels []level, atStart, eof bool, maxLine int) (scanResult, bool) {
+	best := scanResult{n: -1}
+	hold := -1 // start of the earliest undecided candidate
+	for li := len(levels) - 1; li >= 0; li-- {
+		lv := &levels[li]
+		end := len(buf)
+		if lim := minPos(best.n, hold); lim >= 0 && lim+2+len(lv.dash) < end {
+			end = lim + 2 + len(lv.dash)
+		}
+		needle := lv.needle()
+		from := 0
+		for from < end {
+			i := bytes.Index(buf[from:end], needle)
+			if i < 0 {
+				break
+			}
+			i += from
+			from = i + 1
+			r, outcome := checkCandidate(buf, i, lv.dash, atStart, eof, maxLine)
+			switch outcome {
+			case candNo:
+				continue
+			case candTooLong:
+				return scanResult{n: r.n}, false
+			case candUndecided:
+				if hold < 0 || r.n < hold {
+					hold = r.n
+				}
+			case candYes:
+				if best.n < 0 || r.n < best.n {
+					r.level = li
+					r.found = true
+					best = r
+				}
+			}
+			break
+		}
+	}
+	if best.n >= 0 && (hold < 0 || best.n < hold) {
+		return best, true
+	}
+	if hold >= 0 {
+		return scanResult{n: hold}, true
+	}
+	if eof {
+		return scanResult{n: len(buf)}, true
+	}
+	return scanResult{n: partialTail(buf, levels, atStart)}, true
+}
+
+func minPos(a, b int) int {
+	switch {
+	case a < 0:
+		return b
+	case b < 0:
+		return a
+	case a < b:
+		return a
+	}
+	return b
+}
+
+// checkCandidate judges the dash-boundary needle found at buf[i:]. On
+// candYes and candUndecided, r.n is where the delimiter line starts (its
+// leading line break included); on candTooLong, r.n is that start too.
+func checkCandidate(buf []byte, i int, dash []byte, atStart, eof bool, maxLine int) (r scanResult, outcome int) {
+	// The line break before the dash-boundary belongs to the delimiter.
+	ls := i
+	switch {
+	case i == 0:
+		if !atStart {
+			return r, candNo
+		}
+	case buf[i-1] == '\n':
+		ls = i - 1
+		if ls > 0 && buf[ls-1] == '\r' {
+			ls--
+		} else {
+			// No CR can precede it outside buf: a CR is never released
+			// while a line break and a dash-boundary may follow it.
+			r.bareLF = true
+		}
+	default:
+		return r, candNo
+	}
+	r.n = ls
+	r.dash = i - ls
+	j := i + len(dash)
+	if j > len(buf) {
+		// Only possible for needles cut to maxNeedle.
+		if eof {
+			return r, candNo
+		}
+		return r, candUndecided
+	}
+	if len(dash) > maxNeedle && !bytes.Equal(buf[i:j], dash) {
+		return r, candNo
+	}
+	// "--" makes a close delimiter; a lone "-" may be its first half.
+	if j+2 <= len(buf) && buf[j] == '-' && buf[j+1] == '-' {
+		r.close = true
+		j += 2
+	} else if j < len(buf) && buf[j] == '-' {
+		if j+1 == len(buf) && !eof {
+			return r, candUndecided
+		}
+		return r, candNo
+	}
+	for j < len(buf) && (buf[j] == ' ' || buf[j] == '\t') {
+		j++
+	}
+	if j-i > maxLine {
+		return r, candTooLong
+	}
+	if j == len(buf) {
+		if !eof {
+			return r, candUndecided
+		}
+		r.line = j - ls
+		return r, candYes
+	}
+	switch buf[j] {
+	case '\n':
+		r.bareLF = true
+		r.line = j + 1 - ls
+		return r, candYes
+	case '\r':
+		if j+1 == len(buf) {
+			if eof {
+				return r, candNo
+			}
+			return r, candUndecided
+		}
+		if buf[j+1] == '\n' {
+			r.line = j + 2 - ls
+			return r, candYes
+		}
+	}
+	return r, candNo
+}
+
+// partialTail returns the length of buf without its longest suffix that could
+// begin a delimiter line once more input arrives: a line break followed by a
+// prefix of some dash-boundary, or, at the start of a region, a prefix of a
+// dash-boundary alone.
+func partialTail(buf []byte, levels []level, atStart bool) int {
+	longest := 0
+	for i := range levels {
+		if len(levels[i].dash) > longest {
+			longest = len(levels[i].dash)
+		}
+	}
+	start := len(buf) - longest - 2
+	if start < 0 {
+		start = 0
+	}
+	if atStart && len(buf) < longest && prefixOfAny(buf, levels) {
+		return 0
+	}
+	for k := start; k < len(buf); k++ {
+		c := buf[k]
+		if c != '\r' && c != '\n' {
+			continue
+		}
+		rest := buf[k+1:]
+		if c == '\r' {
+			if len(rest) == 0 {
+				return k
+			}
+			if rest[0] != '\n' {
+				continue
+			}
+			rest = rest[1:]
+		}
+		if prefixOfAny(rest, levels) {
+			return k
+		}
+	}
+	return len(buf)
+}
+
+// prefixOfAny reports whether b is a prefix of some level's dash-boundary
+// (shorter than it, as a whole one would have been found by the search).
+func prefixOfAny(b []byte, levels []level) bool {
+	for i := range levels {
+		d := levels[i].dash
+		if len(b) < len(d) && bytes.HasPrefix(d, b) {
+			return true
+		}
+	}
+	return false
+}
+
+// delimiterLine reports whether line (without its line break) is a delimiter
+// line of one of levels, innermost first, and whether it closes.
+func delimiterLine(line []byte, levels []level) (li int, close, ok bool) {
+	if len(line) < 3 || line[0] != '-' || line[1] != '-' {
+		return 0, false, false
+	}
+	for li = len(levels) - 1; li >= 0; li-- {
+		d := levels[li].dash
+		if !bytes.HasPrefix(line, d) {
+			continue
+		}
+		rest := line[len(d):]
+		close = len(rest) >= 2 && rest[0] == '-' && rest[1] == '-'
+		if close {
+			rest = rest[2:]
+		}
+		if len(bytes.Trim(rest, " \t")) == 0 {
+			return li, close, true
+		}
+	}
+	return 0, false, false
+}
