@@ -11,7 +11,10 @@ import (
 
 type span struct{ a, b int }
 
-type fieldSpan struct{ name, value span }
+type fieldSpan struct {
+	name, value span
+	offset      int64 // input offset of the header line, for errors
+}
 
 func (s span) of(b []byte) []byte { return b[s.a:s.b:s.b] }
 
@@ -36,6 +39,12 @@ func (d *Decoder) readLine() (line []byte, bareLF bool, err error) {
 			return nil, false, d.syntaxError(ErrLineTooLong, "")
 		}
 		if d.eof {
+			// A delimiter line may end the input without a line break
+			// (WIRE.md quirk 1); any other line may not.
+			if _, _, ok := delimiterLine(w, d.levels); ok {
+				d.rp = d.wp
+				return w, false, nil
+			}
 			return nil, false, d.syntaxErrorAt(d.base+int64(d.wp), ErrTruncated, 0, "input ended inside a header block")
 		}
 		if err := d.fill(); err != nil {
@@ -68,10 +77,14 @@ func (d *Decoder) readPart() (*Part, error) {
 	if err != nil {
 		return nil, err
 	}
-	mt, params := splitMediaType(lookupSpan(d.meta, d.pspans, "content-type"))
+	ct := lookupSpan(d.pspans, d.meta, "content-type")
+	var mt, params []byte
+	if ct != nil {
+		mt, params = splitMediaType(ct.value.of(d.meta))
+	}
 	switch {
 	case len(mt) > len("multipart/") && equalFold(mt[:len("multipart/")], "multipart/"):
-		if err := d.pushChangeset(params); err != nil {
+		if err := d.pushChangeset(params, ct.offset); err != nil {
 			return nil, err
 		}
 		p.kind = KindChangesetStart
@@ -97,14 +110,15 @@ func (d *Decoder) readPart() (*Part, error) {
 }
 
 // pushChangeset opens a changeset level for the boundary in params.
-func (d *Decoder) pushChangeset(params []byte) error {
+// off is the offset of its Content-Type line, for errors.
+func (d *Decoder) pushChangeset(params []byte, off int64) error {
 	b := paramValue(params, "boundary")
 	if !validBoundaryBytes(b) {
-		return d.syntaxError(ErrBoundary, "changeset boundary "+quote(string(b)))
+		return d.syntaxErrorAt(off, ErrBoundary, 0, "changeset boundary "+quote(string(b)))
 	}
 	top := len(d.levels) - 1
 	if top+1 > d.opts.maxDepth {
-		return d.syntaxError(ErrTooDeep, "")
+		return d.syntaxErrorAt(off, ErrTooDeep, 0, "")
 	}
 	if len(d.levels) < cap(d.levels) {
 		d.levels = d.levels[:top+2]
@@ -177,7 +191,7 @@ func (d *Decoder) readHeaders(spans *[]fieldSpan, limit int) (ended bool, err er
 			return false, d.syntaxErrorAt(off, ErrHeader, 0, "empty name in "+quote(string(line)))
 		}
 		value := bytes.Trim(line[colon+1:], " \t")
-		var f fieldSpan
+		f := fieldSpan{offset: off}
 		f.name.a = len(d.meta)
 		d.meta = append(d.meta, name...)
 		f.name.b = len(d.meta)
@@ -250,10 +264,10 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 	} else {
 		d.openRegion(true)
 	}
-	if v, ok := lookupSpanOK(d.meta, d.espans, "content-length"); ok {
-		n, ok := parseLength(v)
+	if f := lookupSpan(d.espans, d.meta, "content-length"); f != nil {
+		n, ok := parseLength(f.value.of(d.meta))
 		if !ok {
-			if err := d.deviate(DevContentLength, off); err != nil {
+			if err := d.deviate(DevContentLength, f.offset); err != nil {
 				return err
 			}
 		} else {
@@ -401,19 +415,14 @@ func (d *Decoder) buildViews() {
 	}
 }
 
-// lookupSpan returns the value of the first field named name.
-func lookupSpan(meta []byte, spans []fieldSpan, name string) []byte {
-	v, _ := lookupSpanOK(meta, spans, name)
-	return v
-}
-
-func lookupSpanOK(meta []byte, spans []fieldSpan, name string) ([]byte, bool) {
-	for _, f := range spans {
-		if equalFold(f.name.of(meta), name) {
-			return f.value.of(meta), true
+// lookupSpan returns the first field named name, or nil.
+func lookupSpan(spans []fieldSpan, meta []byte, name string) *fieldSpan {
+	for i := range spans {
+		if equalFold(spans[i].name.of(meta), name) {
+			return &spans[i]
 		}
 	}
-	return nil, false
+	return nil
 }
 
 // parseLength parses a Content-Length value: decimal digits only.
