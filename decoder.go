@@ -110,12 +110,7 @@ func (d *Decoder) Reset(r io.Reader, boundary string, opts ...Option) error {
 }
 
 func (d *Decoder) init(r io.Reader, boundary string, opts []Option) {
-	o := buildOptions(opts)
-	buf := d.buf
-	if cap(buf) < o.bufferSize || cap(buf) > 2*o.bufferSize {
-		buf = make([]byte, o.bufferSize)
-	}
-	levels := d.levels[:0]
+	buf, levels := d.buf, d.levels[:0]
 	if cap(levels) == 0 {
 		levels = make([]level, 0, 2)
 	}
@@ -124,8 +119,6 @@ func (d *Decoder) init(r io.Reader, boundary string, opts []Option) {
 	levels[0].index = -1
 	*d = Decoder{
 		r:        r,
-		opts:     o,
-		buf:      buf[:o.bufferSize],
 		levels:   levels,
 		inRegion: true,
 		atStart:  true,
@@ -135,6 +128,11 @@ func (d *Decoder) init(r io.Reader, boundary string, opts []Option) {
 		pviews:   d.pviews[:0],
 		eviews:   d.eviews[:0],
 	}
+	buildOptions(&d.opts, opts)
+	if n := d.opts.bufferSize; cap(buf) < n || cap(buf) > 2*n {
+		buf = make([]byte, n)
+	}
+	d.buf = buf[:d.opts.bufferSize]
 }
 
 // InputOffset returns the offset in the input of the next unread byte.

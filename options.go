@@ -122,14 +122,15 @@ func MaxDepth(n int) Option {
 	return func(o *options) { o.maxDepth = n }
 }
 
-// buildOptions applies opts over the defaults of both sides.
-func buildOptions(opts []Option) options {
-	o := options{decodeOptions: defaultOptions(), enc: defaultEncodeOptions()}
+// buildOptions sets *o to the defaults of both sides with opts applied. It
+// fills a struct the caller owns (a Decoder's or Encoder's field), so that
+// handing it to the option funcs allocates nothing.
+func buildOptions(o *options, opts []Option) {
+	*o = options{decodeOptions: defaultOptions(), enc: defaultEncodeOptions()}
 	for _, f := range opts {
 		if f != nil {
-			f(&o)
+			f(o)
 		}
 	}
 	o.normalize()
-	return o
 }
