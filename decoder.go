@@ -51,8 +51,7 @@ type Decoder struct {
 	hit       scanResult // that delimiter
 	regionLen int64      // region bytes consumed so far
 
-	pending    bool      // a delimiter has ended the region and waits
-	pendLevel  int       // its level
+	pendLevel  int       // level of the delimiter that ended the region
 	pendClose  bool      // whether it closes
 	pendOffset int64     // input offset of its "--"
 	nextDev    Deviation // deviations met before the next part begins
@@ -63,13 +62,12 @@ type Decoder struct {
 	// part are copied into meta, so that the views stay valid while the
 	// body moves through buf. spans index meta; views are built once the
 	// part's headers are complete.
-	meta    []byte
-	pspans  []fieldSpan
-	espans  []fieldSpan
-	pviews  []RawField
-	eviews  []RawField
-	start   [4]span // method/proto, target/status, proto/reason for the start line
-	headDev Deviation
+	meta   []byte
+	pspans []fieldSpan
+	espans []fieldSpan
+	pviews []RawField
+	eviews []RawField
+	start  [3]span // start line: method, target, proto; or proto, status, reason
 }
 
 // NewDecoder returns a decoder for a batch body whose Content-Type is
@@ -176,7 +174,6 @@ func (d *Decoder) next() (*Part, error) {
 		d.levels = d.levels[:top]
 		return p, nil
 	}
-	d.pending = false
 	if d.pendClose {
 		if top == 0 {
 			return nil, io.EOF
@@ -373,7 +370,6 @@ func (d *Decoder) deviateNext(dev Deviation, off int64) error {
 }
 
 func (d *Decoder) setPending(lv int, close bool, off int64) {
-	d.pending = true
 	d.pendLevel = lv
 	d.pendClose = close
 	d.pendOffset = off

@@ -71,7 +71,7 @@ func (d *Decoder) readPart() (*Part, error) {
 	d.meta = d.meta[:0]
 	d.pspans = d.pspans[:0]
 	d.espans = d.espans[:0]
-	d.start = [4]span{}
+	d.start = [3]span{}
 
 	ended, err := d.readHeaders(&d.pspans, d.opts.maxPartHeader)
 	if err != nil {
@@ -291,7 +291,7 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 // spaces are tolerated (WIRE.md quirk 6); the target is what lies between
 // the first and the last space, as OData.net reads it, since a target may
 // hold spaces.
-func parseStartLine(line []byte, base int, sp *[4]span, p *Part) (dev Deviation, detail string) {
+func parseStartLine(line []byte, base int, sp *[3]span, p *Part) (dev Deviation, detail string) {
 	if bytes.HasPrefix(line, []byte("HTTP/")) {
 		p.msg = Response
 		i := bytes.IndexByte(line, ' ')
