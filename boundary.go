@@ -20,6 +20,26 @@ func bchar(c byte) bool {
 	return strings.IndexByte("'()+_,-./:=? ", c) >= 0
 }
 
+// maxReadBoundary bounds the boundaries the decoder accepts: past RFC 2046's
+// 70, as the .NET reader accepts 246, but finite.
+const maxReadBoundary = 200
+
+// readableBoundary reports whether the decoder accepts b as a boundary: 1 to
+// maxReadBoundary printable ASCII characters other than '"', not ending in a
+// space. Documentation examples write placeholders such as
+// "batch_{batchId}"; such a boundary is read, as a deviation ([DevBoundary]).
+func readableBoundary[S string | []byte](b S) bool {
+	if len(b) == 0 || len(b) > maxReadBoundary || b[len(b)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c > 0x7e || c == '"' {
+			return false
+		}
+	}
+	return true
+}
+
 // ValidBoundary reports whether b is a boundary RFC 2046 allows: 1 to 70
 // bchars, not ending in a space. The decoder reads only such boundaries and
 // the encoder writes only such boundaries.
@@ -41,7 +61,11 @@ func ValidBoundary(b string) bool {
 // `multipart/batching;boundary="01cf4e5a-4b88"` (WIRE.md quirk 9). Parameter
 // names fold case, the boundary may be quoted, and other parameters are
 // ignored. It fails with ErrContentType when the type is not multipart/* or
-// has no boundary, and with ErrBoundary when the boundary is not valid.
+// has no boundary, and with ErrBoundary when the boundary is empty, has
+// control or non-ASCII bytes, or is longer than 200 bytes. Read tolerantly:
+// a boundary RFC 2046 does not allow but the decoder reads (such as the
+// Outlook documentation's "batch_{batchId}") is returned without error;
+// [ValidBoundary] tells them apart.
 //
 // It is a small hand-written scanner rather than mime.ParseMediaType, which
 // allocates a map per call and rejects some parameters real servers send.
@@ -58,7 +82,7 @@ func ParseContentType(v string) (mediaType, boundary string, err error) {
 	if !ok {
 		return mt, "", &SyntaxError{Offset: -1, Part: -1, Err: ErrContentType, Detail: "no boundary parameter in " + quote(v)}
 	}
-	if !ValidBoundary(b) {
+	if !readableBoundary(b) {
 		return mt, "", &SyntaxError{Offset: -1, Part: -1, Err: ErrBoundary, Detail: "boundary " + quote(b)}
 	}
 	return mt, b, nil

@@ -73,37 +73,44 @@ type Decoder struct {
 // NewDecoder returns a decoder for a batch body whose Content-Type is
 // contentType: multipart/mixed or multipart/batching with a boundary, quoted
 // or not; other parameters are ignored. It fails with [ErrContentType] or
-// [ErrBoundary] (as a *SyntaxError) when contentType is not such a type.
+// [ErrBoundary] (as a *SyntaxError) when contentType is not such a type (see
+// [ParseContentType]). A boundary outside RFC 2046 that the decoder still
+// reads is a deviation ([DevBoundary]), an error in strict mode.
 func NewDecoder(r io.Reader, contentType string, opts ...Option) (*Decoder, error) {
 	_, b, err := ParseContentType(contentType)
 	if err != nil {
 		return nil, err
 	}
-	d := new(Decoder)
-	d.init(r, b, opts)
-	return d, nil
+	return NewDecoderBoundary(r, b, opts...)
 }
 
 // NewDecoderBoundary returns a decoder for a batch body delimited by
 // boundary, for callers that know the boundary without a Content-Type. It
-// fails with [ErrBoundary] when boundary is not valid under RFC 2046.
+// fails with [ErrBoundary] when the decoder cannot read such a boundary, as
+// NewDecoder does.
 func NewDecoderBoundary(r io.Reader, boundary string, opts ...Option) (*Decoder, error) {
-	if !ValidBoundary(boundary) {
-		return nil, &SyntaxError{Offset: -1, Part: -1, Err: ErrBoundary, Detail: "boundary " + quote(boundary)}
-	}
 	d := new(Decoder)
-	d.init(r, boundary, opts)
+	if err := d.Reset(r, boundary, opts...); err != nil {
+		return nil, err
+	}
 	return d, nil
 }
 
 // Reset makes d read a new batch from r, delimited by boundary (as
 // [ParseContentType] returns it), with opts applied over the defaults. It
-// keeps the buffers, so a reused Decoder decodes without allocating.
+// keeps the buffers, so a reused Decoder decodes without allocating. Its
+// errors are NewDecoderBoundary's.
 func (d *Decoder) Reset(r io.Reader, boundary string, opts ...Option) error {
-	if !ValidBoundary(boundary) {
+	if !readableBoundary(boundary) {
 		return &SyntaxError{Offset: -1, Part: -1, Err: ErrBoundary, Detail: "boundary " + quote(boundary)}
 	}
 	d.init(r, boundary, opts)
+	if !ValidBoundary(boundary) {
+		if err := d.deviateNext(DevBoundary, -1); err != nil {
+			d.err = err
+			return err
+		}
+	}
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/stretchr/testify/require"
 )
 
@@ -157,7 +158,7 @@ func loadVectors(t testing.TB) []vector {
 }
 
 // normalize makes empty and nil slices compare equal.
-var normalize = cmp.Transformer("nilEmpty", func(b []byte) string { return string(b) })
+var normalize = cmpopts.EquateEmpty()
 
 // TestVectors decodes every vector and compares every part with the
 // hand-written expectation: kinds, start lines, headers and exact body bytes.
@@ -269,6 +270,13 @@ func TestTruncation(t *testing.T) {
 		end := closeEnd(t, v.Data, v.ContentType)
 		for n := 0; n < end; n++ {
 			_, err := decodeAll(bytes.NewReader(v.Data[:n]), v.ContentType)
+			if err == nil && endsInClose(v.Data[:n], v.ContentType) {
+				// The cut falls just after a body line that starts
+				// with the close delimiter ("--b--more"): the prefix
+				// is a complete batch in its own right, which no
+				// reader can tell from the real end.
+				continue
+			}
 			if !errors.Is(err, ErrTruncated) {
 				t.Errorf("%s cut at %d of %d: error %v, want ErrTruncated", v.Name, n, end, err)
 				break
@@ -282,6 +290,14 @@ func TestTruncation(t *testing.T) {
 			t.Errorf("%s cut just after its close delimiter (%d): %v", v.Name, end, err)
 		}
 	}
+}
+
+// endsInClose reports whether data ends with the batch's close delimiter at
+// the start of a line.
+func endsInClose(data []byte, contentType string) bool {
+	_, b, _ := ParseContentType(contentType)
+	c := "--" + b + "--"
+	return bytes.HasSuffix(data, []byte("\n"+c))
 }
 
 // genBatch builds a batch of operations with the given bodies, every line
@@ -377,8 +393,9 @@ func TestContentTypeErrors(t *testing.T) {
 		{"multipart/; boundary=x", ErrContentType},
 		{`multipart/mixed; boundary="unterminated`, ErrContentType},
 		{"multipart/mixed; boundary=", ErrBoundary},
-		{"multipart/mixed; boundary=" + strings.Repeat("a", 71), ErrBoundary},
-		{"multipart/mixed; boundary=a{b}", ErrBoundary},
+		{"multipart/mixed; boundary=" + strings.Repeat("a", 201), ErrBoundary},
+		{"multipart/mixed; boundary=a\x01b", ErrBoundary},
+		{"multipart/mixed; boundary=caf\xc3\xa9", ErrBoundary},
 		{`multipart/mixed; boundary="ends in space "`, ErrBoundary},
 	} {
 		_, err := NewDecoder(strings.NewReader(""), tc.ct)
@@ -401,6 +418,19 @@ func TestContentTypeErrors(t *testing.T) {
 	}
 	_, err := NewDecoderBoundary(strings.NewReader(""), "")
 	require.ErrorIs(t, err, ErrBoundary)
+
+	// Read tolerantly: the Outlook documentation's placeholder boundary,
+	// and one past RFC 2046's 70 characters, are read as deviations.
+	for _, b := range []string{"batch_{batchId}", strings.Repeat("b", 71)} {
+		in := "--" + b + "\r\nContent-Type: application/http\r\n\r\nGET / HTTP/1.1\r\n\r\n\r\n--" + b + "--"
+		d, err := NewDecoder(strings.NewReader(in), "multipart/mixed; boundary="+b)
+		require.NoError(t, err, b)
+		p, err := d.Next()
+		require.NoError(t, err, b)
+		require.Equal(t, DevBoundary, p.Deviations(), b)
+		_, err = NewDecoder(strings.NewReader(in), "multipart/mixed; boundary="+b, Strict(true))
+		require.ErrorIs(t, err, ErrNonconforming, b)
+	}
 }
 
 // TestInputErrors checks the error, offset and part index for bad input.
@@ -424,10 +454,10 @@ func TestInputErrors(t *testing.T) {
 		{"no message", op + "--b--", nil, ErrStartLine, 39, 0},
 		{"too many parts", op + "GET / HTTP/1.1\r\n\r\n\r\n" + op + "GET / HTTP/1.1\r\n\r\n\r\n--b--", []Option{MaxParts(1)}, ErrTooManyParts, 59, 1},
 		{"too deep", "--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c--\r\n--b--", []Option{MaxDepth(0)}, ErrTooDeep, 5, 0},
-		{"bad changeset boundary", "--b\r\nContent-Type: multipart/mixed; boundary=\"a{\"\r\n\r\n--b--", nil, ErrBoundary, 5, 0},
-		{"line too long", op + "GET /" + strings.Repeat("a", 300) + " HTTP/1.1\r\n\r\n--b--", []Option{MaxLineLength(200)}, ErrLineTooLong, 39, 0},
+		{"bad changeset boundary", "--b\r\nContent-Type: multipart/mixed; boundary=\"\"\r\n\r\n--b--", nil, ErrBoundary, 5, 0},
+		{"line too long", op + "GET /" + strings.Repeat("a", 1000) + " HTTP/1.1\r\n\r\n--b--", []Option{MaxLineLength(200)}, ErrLineTooLong, 39, 0},
 		{"header too large", op + "GET / HTTP/1.1\r\n" + strings.Repeat("A: b\r\n", 100) + "\r\n--b--", []Option{MaxHeaderBytes(1000)}, ErrHeaderTooLarge, 139, 0},
-		{"padding too long", "--b" + strings.Repeat(" ", 400) + "\r\n--b--", []Option{MaxLineLength(200)}, ErrLineTooLong, 0, -1},
+		{"padding too long", "--b" + strings.Repeat(" ", 1000) + "\r\n--b--", []Option{MaxLineLength(200)}, ErrLineTooLong, 0, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := decodeAll(strings.NewReader(tc.in), "multipart/mixed; boundary=b", tc.opts...)

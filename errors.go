@@ -151,6 +151,9 @@ const (
 	// DevObsFold: a header continued on a line starting with a space or
 	// tab (obsolete line folding); the decoder joins it with one space.
 	DevObsFold
+	// DevBoundary: a boundary RFC 2046 does not allow, such as the Outlook
+	// documentation's "batch_{batchId}" or one longer than 70 characters.
+	DevBoundary
 )
 
 var devNames = [...]string{
@@ -165,6 +168,7 @@ var devNames = [...]string{
 	"changeset not closed",
 	"msgtype disagrees with the start line",
 	"folded header line",
+	"boundary outside RFC 2046",
 }
 
 // String names the deviations in d, separated by commas.

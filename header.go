@@ -113,8 +113,13 @@ func (d *Decoder) readPart() (*Part, error) {
 // off is the offset of its Content-Type line, for errors.
 func (d *Decoder) pushChangeset(params []byte, off int64) error {
 	b := paramValue(params, "boundary")
-	if !validBoundaryBytes(b) {
+	if !readableBoundary(b) {
 		return d.syntaxErrorAt(off, ErrBoundary, 0, "changeset boundary "+quote(string(b)))
+	}
+	if !ValidBoundary(string(b)) {
+		if err := d.deviate(DevBoundary, off); err != nil {
+			return err
+		}
 	}
 	top := len(d.levels) - 1
 	if top+1 > d.opts.maxDepth {
@@ -495,16 +500,4 @@ func msgTypeOf(params []byte) MessageKind {
 		return Response
 	}
 	return 0
-}
-
-func validBoundaryBytes(b []byte) bool {
-	if len(b) == 0 || len(b) > maxBoundaryLen || b[len(b)-1] == ' ' {
-		return false
-	}
-	for _, c := range b {
-		if !bchar(c) {
-			return false
-		}
-	}
-	return true
 }

@@ -11,7 +11,8 @@ type Option func(*options)
 // options holds the settings of both sides.
 type options struct {
 	decodeOptions
-	enc encodeOptions
+	enc    encodeOptions
+	client clientOptions
 }
 
 // decodeOptions holds the decoder's settings. Every limit is finite.
@@ -54,14 +55,14 @@ func defaultOptions() decodeOptions {
 // normalize clamps the settings so that they are consistent: the buffer
 // holds at least one full line and a delimiter with its context.
 func (o *decodeOptions) normalize() {
-	if o.maxLine < 2*maxBoundaryLen+8 {
-		o.maxLine = 2*maxBoundaryLen + 8
+	if o.maxLine < 2*maxReadBoundary+8 {
+		o.maxLine = 2*maxReadBoundary + 8
 	}
 	if o.bufferSize < minBufferSize {
 		o.bufferSize = minBufferSize
 	}
-	if o.bufferSize < o.maxLine+2*maxBoundaryLen+16 {
-		o.bufferSize = o.maxLine + 2*maxBoundaryLen + 16
+	if o.bufferSize < o.maxLine+2*maxReadBoundary+16 {
+		o.bufferSize = o.maxLine + 2*maxReadBoundary + 16
 	}
 	if o.maxParts < 1 {
 		o.maxParts = 1
@@ -93,8 +94,9 @@ func BufferSize(n int) Option {
 
 // MaxLineLength (decoding) limits one delimiter line (with its transport padding),
 // MIME header line, start line or embedded header line. Body lines are not
-// limited: bodies stream. Default [DefaultMaxLineLength]. Exceeding it is
-// [ErrLineTooLong].
+// limited: bodies stream. Default [DefaultMaxLineLength]; values below 408
+// are raised to 408, so that a delimiter of the longest boundary the
+// decoder reads fits. Exceeding it is [ErrLineTooLong].
 func MaxLineLength(n int) Option {
 	return func(o *options) { o.maxLine = n }
 }
