@@ -1,0 +1,242 @@
+package batch
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// This file bridges operations and net/http values: a decoded operation to
+// an *http.Request or *http.Response, and an *http.Request or
+// *http.Response to an encoded operation. Bodies stay streams.
+
+// ErrNotRequest and ErrNotResponse: a conversion was asked of a part that
+// does not embed that kind of message.
+var (
+	ErrNotRequest  = errors.New("batch: part is not an embedded request")
+	ErrNotResponse = errors.New("batch: part is not an embedded response")
+)
+
+// ResolveTarget resolves a request target in any of the three forms of an
+// embedded request line (WIRE.md quirk 7) against base, the URL the batch
+// was sent to: an absolute URL stands as it is; a host-relative target
+// ("/api/v2.0/me/messages") takes base's scheme and host; a batch-relative
+// one ("messages?$select=subject") resolves against base's path as RFC 3986
+// does, so "Customers" sent to ".../service.svc/$batch" is
+// ".../service.svc/Customers". A nil base leaves relative targets relative.
+// Content-ID references ("$1/Orders") must be replaced before, with
+// [ResolveContentID].
+func ResolveTarget(base *url.URL, target string) (*url.URL, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	if base == nil || u.IsAbs() {
+		return u, nil
+	}
+	return base.ResolveReference(u), nil
+}
+
+// ResolveContentID replaces a Content-ID reference at the start of target,
+// "$n" followed by "/", "?" or nothing (OData v4 §11.7.3.1), with the
+// location that lookup gives for n, normally the Location header of the
+// response to the operation whose Content-ID is n. It reports whether it
+// replaced anything; a target without a reference, or whose reference
+// lookup does not know, is returned unchanged.
+func ResolveContentID(target string, lookup func(id string) (location string, ok bool)) (string, bool) {
+	if !strings.HasPrefix(target, "$") {
+		return target, false
+	}
+	end := strings.IndexAny(target, "/?")
+	if end < 0 {
+		end = len(target)
+	}
+	id := target[1:end]
+	if id == "" {
+		return target, false
+	}
+	loc, ok := lookup(id)
+	if !ok {
+		return target, false
+	}
+	return strings.TrimSuffix(loc, "/") + target[end:], true
+}
+
+// HTTPRequest converts an operation that embeds a request into an
+// *http.Request. The URL is resolved against base with [ResolveTarget]; Host
+// comes from the URL, else from the embedded Host header. The headers are
+// copied into the request with canonical names (http.Header needs them);
+// the embedded Content-Length, a hint only, becomes ContentLength, -1 when
+// absent. The Body is the part itself: it streams from the decoder and is
+// only valid until the next call to Next. RequestURI is the target as
+// written, as a server would see it.
+func (p *Part) HTTPRequest(base *url.URL) (*http.Request, error) {
+	if p.kind != KindOperation || p.msg != Request {
+		return nil, ErrNotRequest
+	}
+	u, err := ResolveTarget(base, string(p.target))
+	if err != nil {
+		return nil, &SyntaxError{Offset: p.offset, Part: p.index, Err: ErrStartLine, Detail: "request target: " + err.Error()}
+	}
+	major, minor, _ := parseProto(p.proto)
+	r := &http.Request{
+		Method:        string(p.method),
+		URL:           u,
+		Proto:         string(p.proto),
+		ProtoMajor:    major,
+		ProtoMinor:    minor,
+		Header:        p.embedded.HTTPHeader(),
+		Body:          partBody{p},
+		ContentLength: p.clen,
+		Host:          u.Host,
+		RequestURI:    string(p.target),
+	}
+	if h := r.Header.Get("Host"); r.Host == "" && h != "" {
+		r.Host = h
+	}
+	if p.clen == 0 {
+		r.Body = http.NoBody
+	}
+	return r, nil
+}
+
+// HTTPResponse converts an operation that embeds a response into an
+// *http.Response for req (which may be nil). The headers are copied with
+// canonical names; the Body is the part itself, only valid until the next
+// call to Next.
+func (p *Part) HTTPResponse(req *http.Request) (*http.Response, error) {
+	if p.kind != KindOperation || p.msg != Response {
+		return nil, ErrNotResponse
+	}
+	major, minor, _ := parseProto(p.proto)
+	status := strconv.Itoa(p.status)
+	if len(p.reason) > 0 {
+		status += " " + string(p.reason)
+	}
+	return &http.Response{
+		Status:        status,
+		StatusCode:    p.status,
+		Proto:         string(p.proto),
+		ProtoMajor:    major,
+		ProtoMinor:    minor,
+		Header:        p.embedded.HTTPHeader(),
+		Body:          partBody{p},
+		ContentLength: p.clen,
+		Request:       req,
+	}, nil
+}
+
+// partBody makes a Part an io.ReadCloser; Close leaves the rest to Next.
+type partBody struct{ p *Part }
+
+func (b partBody) Read(s []byte) (int, error) { return b.p.Read(s) }
+
+func (b partBody) WriteTo(w io.Writer) (int64, error) { return b.p.WriteTo(w) }
+
+func (partBody) Close() error { return nil }
+
+// parseProto parses "HTTP/x.y".
+func parseProto(proto []byte) (major, minor int, ok bool) {
+	s := string(proto)
+	if len(s) != len("HTTP/1.1") || !strings.HasPrefix(s, "HTTP/") || s[6] != '.' || !isDigit(s[5]) || !isDigit(s[7]) {
+		return 0, 0, false
+	}
+	return int(s[5] - '0'), int(s[7] - '0'), true
+}
+
+// WriteRequest writes r as an operation with the given Content-ID (none when
+// empty). A relative r.URL is written as it stands, so a batch-relative
+// target ("messages") or a Content-ID reference ("$1/Orders") reaches the
+// server unchanged; an absolute one is written host-relative with a Host
+// header, unless [AbsoluteTargets] asks for the absolute form. Headers are
+// written in sorted order with canonical names; r.ContentLength, when
+// positive and not in the headers, becomes Content-Length. The body is
+// streamed from r.Body, which is closed.
+func (e *Encoder) WriteRequest(r *http.Request, contentID string) error {
+	if r.Body != nil {
+		defer r.Body.Close()
+	}
+	op := Operation{Message: Request, Method: r.Method, ContentID: contentID}
+	if op.Method == "" {
+		op.Method = http.MethodGet
+	}
+	if r.URL == nil {
+		return e.fail(&EncodeError{Part: e.parts, Field: "URL", Err: ErrInvalidOperation, Detail: "nil"})
+	}
+	host := ""
+	switch {
+	case !r.URL.IsAbs():
+		op.Target = r.URL.String()
+	case e.opt.absoluteTargets:
+		op.Target = r.URL.String()
+	default:
+		op.Target = r.URL.RequestURI()
+		host = r.Host
+		if host == "" {
+			host = r.URL.Host
+		}
+	}
+	op.Header = sortedFields(r.Header, op.Header)
+	if host != "" && r.Header.Get("Host") == "" {
+		op.Header = append([]Field{{Name: "Host", Value: host}}, op.Header...)
+	}
+	if r.ContentLength > 0 && r.Header.Get("Content-Length") == "" {
+		op.Header = append(op.Header, Field{Name: "Content-Length", Value: strconv.FormatInt(r.ContentLength, 10)})
+	}
+	var body io.Reader
+	if r.Body != nil && r.Body != http.NoBody {
+		body = r.Body
+	}
+	return e.WriteOperation(&op, body)
+}
+
+// WriteResponse writes resp as an operation with the given Content-ID (none
+// when empty): its status code and reason, headers in sorted order with
+// canonical names, and its body streamed from resp.Body, which is closed.
+func (e *Encoder) WriteResponse(resp *http.Response, contentID string) error {
+	if resp.Body != nil {
+		defer resp.Body.Close()
+	}
+	op := Operation{Message: Response, StatusCode: resp.StatusCode, ContentID: contentID}
+	if _, reason, ok := strings.Cut(resp.Status, " "); ok {
+		op.Reason = reason
+	}
+	op.Header = sortedFields(resp.Header, nil)
+	if resp.ContentLength > 0 && resp.Header.Get("Content-Length") == "" {
+		op.Header = append(op.Header, Field{Name: "Content-Length", Value: strconv.FormatInt(resp.ContentLength, 10)})
+	}
+	var body io.Reader
+	if resp.Body != nil && resp.Body != http.NoBody {
+		body = resp.Body
+	}
+	return e.WriteOperation(&op, body)
+}
+
+// sortedFields appends h to dst with its keys sorted, for deterministic
+// output; the Content-ID key is left out, as it is written as a MIME header.
+func sortedFields(h http.Header, dst []Field) []Field {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		if !strings.EqualFold(k, "Content-ID") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range h[k] {
+			dst = append(dst, Field{Name: k, Value: v})
+		}
+	}
+	return dst
+}
+
+// AbsoluteTargets (encoding) makes [Encoder.WriteRequest] write absolute
+// request URLs as they are ("GET https://host/api/v2.0/me HTTP/1.1") instead
+// of host-relative with a Host header. Default false.
+func AbsoluteTargets(on bool) Option {
+	return func(o *options) { o.enc.absoluteTargets = on }
+}
