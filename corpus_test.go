@@ -2,6 +2,7 @@ package batch
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -33,7 +34,7 @@ func TestCorpus(t *testing.T) {
 			continue
 		}
 		rows++
-		path, ctype, kind := cols[0], cols[1], cols[2]
+		path, ctype, kind, valid := cols[0], cols[1], cols[2], cols[5]
 		wantOps, _ := strconv.Atoi(cols[3])
 		wantCS, _ := strconv.Atoi(cols[4])
 		t.Run(path, func(t *testing.T) {
@@ -71,6 +72,12 @@ func TestCorpus(t *testing.T) {
 			}
 			if ops != wantOps || cs != wantCS {
 				t.Errorf("decoded %d ops and %d changesets (%d other parts), manifest says %d and %d", ops, cs, other, wantOps, wantCS)
+			}
+			if valid == "no" {
+				// Broken framing, tolerated above: strict mode refuses it.
+				if _, err := decodeAll(strings.NewReader(string(data)), ctype, Strict(true)); !errors.Is(err, ErrNonconforming) {
+					t.Errorf("strict decode of a payload with broken framing: %v, want ErrNonconforming", err)
+				}
 			}
 		})
 	}

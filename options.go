@@ -13,6 +13,7 @@ type options struct {
 	decodeOptions
 	enc    encodeOptions
 	client clientOptions
+	server serverOptions
 }
 
 // decodeOptions holds the decoder's settings. Every limit is finite.
