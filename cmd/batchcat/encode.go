@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/batchcodec/batch"
+)
+
+// encode runs -encode: JSON objects in the -json -body form in, a batch body
+// out, one operation at a time.
+func encode(cfg *config, in io.Reader, stdout io.Writer) error {
+	var dialect batch.Dialect
+	switch strings.ToLower(cfg.dialect) {
+	case "odata", "odata-v4", "odatav4", "odata4":
+		dialect = batch.ODataV4
+	case "sharepoint", "odata-v3", "odatav3":
+		dialect = batch.SharePoint
+	case "ucwa":
+		dialect = batch.UCWA
+	default:
+		return badFlags("-dialect %q: want odata, sharepoint or ucwa", cfg.dialect)
+	}
+	opts := []batch.Option{batch.WithDialect(dialect)}
+	if cfg.boundary != "" {
+		if !batch.ValidBoundary(cfg.boundary) {
+			return badFlags("-boundary %q: not a boundary RFC 2046 allows (1 to 70 of its characters, not ending in a space)", cfg.boundary)
+		}
+		opts = append(opts, batch.WithBoundary(cfg.boundary))
+	}
+	w := bufio.NewWriter(stdout)
+	e, err := batch.NewEncoder(w, opts...)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if cfg.ctOut != "" {
+		if err := os.WriteFile(cfg.ctOut, []byte(e.ContentType()+"\n"), 0o666); err != nil {
+			return ioErr(fmt.Errorf("-ct-out: %w", err))
+		}
+	}
+	dec := json.NewDecoder(bufio.NewReader(in))
+	cs := "" // the open changeset's boundary as given in the input
+	for n := 1; ; n++ {
+		var jo jsonIn
+		err := dec.Decode(&jo)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var se *json.SyntaxError
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &se) || errors.As(err, &te) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return invalidErr(fmt.Errorf("operation %d: not -json output: %v", n, err))
+			}
+			return ioErr(err)
+		}
+		op, body, err := jo.operation(!cfg.keepCL)
+		if err != nil {
+			return invalidErr(fmt.Errorf("operation %d (index %d): %v", n, jo.Index, err))
+		}
+		if jo.Changeset != cs {
+			if cs != "" {
+				if err := e.EndChangeset(); err != nil {
+					return encodeErr(err)
+				}
+			}
+			if jo.Changeset != "" {
+				if dialect == batch.UCWA {
+					return invalidErr(fmt.Errorf("operation %d (index %d): in changeset %q, but UCWA batches have no changesets", n, jo.Index, jo.Changeset))
+				}
+				if err := e.BeginChangesetWith(changesetBoundary(jo.Changeset, e.Boundary()), nil); err != nil {
+					return encodeErr(err)
+				}
+			}
+			cs = jo.Changeset
+		}
+		bw, err := e.CreateOperation(op)
+		if err != nil {
+			return encodeErr(err)
+		}
+		if _, err := bw.Write(body); err != nil {
+			return encodeErr(err)
+		}
+	}
+	if cs != "" {
+		if err := e.EndChangeset(); err != nil {
+			return encodeErr(err)
+		}
+	}
+	if err := e.Close(); err != nil {
+		return encodeErr(err)
+	}
+	if err := w.Flush(); err != nil {
+		return outputErr(err)
+	}
+	return nil
+}
+
+// encodeErr sorts the encoder's errors: the input's fault (status 1) or the
+// output's (status 2).
+func encodeErr(err error) error {
+	var ee *batch.EncodeError
+	if errors.As(err, &ee) {
+		return invalidErr(err)
+	}
+	return outputErr(err)
+}
+
+// changesetBoundary keeps the input's changeset boundary when the encoder
+// can write it, and lets it choose a random one otherwise: a boundary
+// outside RFC 2046, or one that is a prefix of the batch boundary or has it
+// as a prefix (and so might be confused with it).
+func changesetBoundary(cs, batchBoundary string) string {
+	if !batch.ValidBoundary(cs) || strings.HasPrefix(cs, batchBoundary) || strings.HasPrefix(batchBoundary, cs) {
+		return ""
+	}
+	return cs
+}
+
+// jsonIn is one operation of -encode's input: jsonOp with every field
+// optional.
+type jsonIn struct {
+	Index      int                 `json:"index"`
+	Changeset  string              `json:"changeset"`
+	ContentID  string              `json:"content_id"`
+	Kind       string              `json:"kind"`
+	Method     string              `json:"method"`
+	Target     string              `json:"target"`
+	Status     int                 `json:"status"`
+	Headers    map[string][]string `json:"headers"`
+	BodyLen    int64               `json:"body_len"`
+	BodySHA256 string              `json:"body_sha256"`
+	Body       *string             `json:"body"`
+	BodyBase64 *string             `json:"body_base64"`
+}
+
+// operation turns jo into what the encoder writes. Headers go in name order,
+// case folded (the -json form does not keep their order across names); values of
+// one name keep theirs. With fixLength, Content-Length headers are set to
+// the body's length.
+func (jo *jsonIn) operation(fixLength bool) (*batch.Operation, []byte, error) {
+	op := &batch.Operation{ContentID: jo.ContentID}
+	switch jo.Kind {
+	case "request":
+		op.Message = batch.Request
+	case "response":
+		op.Message = batch.Response
+	case "":
+		op.Message = batch.Request
+		if jo.Status != 0 {
+			op.Message = batch.Response
+		}
+	default:
+		return nil, nil, fmt.Errorf("kind %q: want request or response", jo.Kind)
+	}
+	if op.Message == batch.Request {
+		op.Method, op.Target = jo.Method, jo.Target
+	} else {
+		op.StatusCode = jo.Status
+	}
+	names := make([]string, 0, len(jo.Headers))
+	for k := range jo.Headers {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		a, b := strings.ToLower(names[i]), strings.ToLower(names[j])
+		if a != b {
+			return a < b
+		}
+		return names[i] < names[j]
+	})
+	for _, k := range names {
+		for _, v := range jo.Headers[k] {
+			op.Header = append(op.Header, batch.Field{Name: k, Value: v})
+		}
+	}
+	var body []byte
+	switch {
+	case jo.Body != nil && jo.BodyBase64 != nil:
+		return nil, nil, errors.New("both body and body_base64")
+	case jo.Body != nil:
+		body = []byte(*jo.Body)
+	case jo.BodyBase64 != nil:
+		b, err := base64.StdEncoding.DecodeString(*jo.BodyBase64)
+		if err != nil {
+			return nil, nil, fmt.Errorf("body_base64: %v", err)
+		}
+		body = b
+	case jo.BodyLen > 0:
+		return nil, nil, fmt.Errorf("body_len is %d but there is no body: produce the input with -json -body", jo.BodyLen)
+	}
+	if fixLength {
+		n := strconv.Itoa(len(body))
+		for i := range op.Header {
+			if strings.EqualFold(op.Header[i].Name, "Content-Length") {
+				op.Header[i].Value = n
+			}
+		}
+	}
+	return op, body, nil
+}
