@@ -1,4 +1,407 @@
 package batch
 
-// serverOptions holds the batch handler's settings (placeholder until the handler lands).
-type serverOptions struct{}
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// This file is the server side: Handler, its options, and the first of its
+// two passes over a batch (read, spool, validate). handler_run.go runs the
+// operations; handler_writer.go is the ResponseWriter each operation sees;
+// handler_spool.go holds the request body.
+
+// Defaults of the server limits. See [Handler].
+const (
+	// DefaultMaxOperations is the default of [MaxOperations].
+	DefaultMaxOperations = 1000
+	// DefaultMaxBatchBytes is the default of [MaxBatchBytes]: 32 MiB.
+	DefaultMaxBatchBytes = 32 << 20
+	// DefaultSpoolMemory is the default of [SpoolMemory]: 1 MiB.
+	DefaultSpoolMemory = 1 << 20
+)
+
+// serverOptions holds the settings of [Handler]. Its zero value means the
+// defaults; withDefaults fills them in.
+type serverOptions struct {
+	maxOps      int   // operations per batch; <= 0: DefaultMaxOperations
+	maxBytes    int64 // request body, and answers held per changeset; <= 0: DefaultMaxBatchBytes
+	spoolMemory int64 // request bytes held in memory before a temporary file
+	spoolSet    bool  // spoolMemory was set, 0 included
+	hook        ChangesetHook
+	hosts       []string // more host names operations may target
+}
+
+func (o serverOptions) withDefaults() serverOptions {
+	if o.maxOps <= 0 {
+		o.maxOps = DefaultMaxOperations
+	}
+	if o.maxBytes <= 0 {
+		o.maxBytes = DefaultMaxBatchBytes
+	}
+	if !o.spoolSet {
+		o.spoolMemory = DefaultSpoolMemory
+	}
+	if o.spoolMemory < 0 {
+		o.spoolMemory = 0
+	}
+	return o
+}
+
+// MaxOperations (server) limits the operations of one batch, those inside
+// changesets included. A larger batch is refused before anything runs, with
+// 413 Content Too Large, or 429 Too Many Requests for a UCWA
+// (multipart/batching) batch, as UCWA answers it: its clients split the
+// batch and retry. Default [DefaultMaxOperations]; n <= 0 means the default.
+// The decoder's [MaxParts] applies too, and exceeding it gets the same
+// answer.
+func MaxOperations(n int) Option {
+	return func(o *options) { o.server.maxOps = n }
+}
+
+// MaxBatchBytes (server) limits the request body of a batch (a larger one is
+// answered 413 before anything runs) and, separately, the answers that one
+// changeset holds until it commits. Default [DefaultMaxBatchBytes]; n <= 0
+// means the default.
+func MaxBatchBytes(n int64) Option {
+	return func(o *options) { o.server.maxBytes = n }
+}
+
+// SpoolMemory (server) sets how many bytes of a request body [Handler] holds
+// in memory; a larger body goes to a temporary file (os.CreateTemp in
+// os.TempDir), removed when the batch has been answered. Default
+// [DefaultSpoolMemory]; 0 always uses a file.
+func SpoolMemory(n int64) Option {
+	return func(o *options) { o.server.spoolMemory, o.server.spoolSet = n, true }
+}
+
+// AllowHosts (server) names more hosts ("host" or "host:port") that an
+// operation's absolute URL may target besides the one the batch was sent to,
+// such as the public name of a service behind a proxy. Default none. Each
+// call adds to the list.
+func AllowHosts(hosts ...string) Option {
+	return func(o *options) { o.server.hosts = append(o.server.hosts, hosts...) }
+}
+
+// Changesets (server) sets the hook that makes each changeset atomic (see
+// [ChangesetHook]). Default none: the operations of a changeset run one by
+// one and keep their effects whatever happens to the others.
+func Changesets(h ChangesetHook) Option {
+	return func(o *options) { o.server.hook = h }
+}
+
+// ChangesetHook lets an application make a changeset atomic, typically with
+// a database transaction. [Handler] calls Begin before the first operation
+// of a changeset and runs the changeset's operations with the context Begin
+// returns (so that the application's handlers find the transaction in it).
+// If an operation fails (status 400 or more, or a panic), it calls Rollback,
+// runs no further operation of the changeset, and answers the whole
+// changeset with that one failure. Otherwise it calls Commit at the end of
+// the changeset and sends the held answers; if Commit fails, the changeset
+// is answered with one 500 response saying so, and Rollback is not called.
+// A Begin failure is answered the same way, and nothing in the changeset
+// runs. A panic in a hook method counts as its failure. Empty changesets do
+// not call the hook. Rollback's error is not sent to the client: the
+// changeset has failed already.
+type ChangesetHook interface {
+	Begin(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Handler returns an http.Handler that answers batch requests by running
+// each operation through next as a real *http.Request, in order, and writing
+// the answers as one batch response, streaming. Mount it at the batch path,
+// such as "/odata/$batch", in front of the handler that serves the
+// operations' own paths:
+//
+//	mux := http.NewServeMux()
+//	mux.Handle("/odata/", app)
+//	mux.Handle("POST /odata/$batch", batch.Handler(mux))
+//
+// # Requests
+//
+// Handler accepts POST with Content-Type multipart/mixed (OData v4, and v2
+// and v3 with changesets) or multipart/batching (UCWA); other methods get
+// 405, other media types 415. It reads the whole body first, up to
+// [MaxBatchBytes] (413 beyond), into memory up to [SpoolMemory] and a
+// temporary file beyond, and decodes it once to check it: a malformed batch
+// gets 400 with the decoder's error (what, byte offset and part); more than
+// [MaxOperations] operations get 413 (429 for UCWA); a changeset inside a
+// changeset, a part that is not an application/http request, gets 400. In
+// each case nothing has run. Decoding options ([Strict], [MaxParts],
+// [MaxDepth], [MaxHeaderBytes], …) apply.
+//
+// # Operations
+//
+// Each operation becomes an *http.Request for next: its target, in any of
+// the three forms, resolved against the batch's URL (scheme https when the
+// batch came over TLS, host from the batch's Host), after a leading "$n"
+// Content-ID reference is replaced by the Location of the answer to the
+// operation with Content-ID n, earlier in the batch (OData v4 §11.7.3.1;
+// references inside bodies are not resolved). The request is in origin form
+// as a server would receive it: URL with path and query, Host the target's
+// host (an embedded Host header is dropped), RequestURI the path and query.
+// Its context is the batch request's (or the changeset's, see
+// [ChangesetHook]); RemoteAddr and TLS are the batch's. Its body streams
+// from the batch, with ContentLength and Content-Length set to the body's
+// real length (the delimiter is the truth, not the declared length); as
+// with net/http, it must not be read after next returns.
+//
+// The operation inherits the batch request's headers except those it sets
+// itself, and except those that describe the batch message rather than the
+// operation: Accept, Accept-Encoding, Content-*, Prefer, Host, Expect,
+// Range, the If-* conditionals, hop-by-hop headers (Connection, Keep-Alive,
+// Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade) and those Connection
+// names. So Authorization, Cookie, Accept-Language, User-Agent, OData-Version
+// and the X-Forwarded-* headers reach every operation.
+//
+// Refused without running: an absolute URL to another host than the batch's
+// (or [AllowHosts]) gets 403; a target whose last path segment is $batch, or
+// an operation whose Content-Type is multipart/*, gets 400 (a batch cannot
+// contain another batch); an unparsable target or a scheme other than http
+// and https gets 400. A panic in next becomes a 500 answer for that
+// operation only (logged to the http.Server's ErrorLog, else the log
+// package, as net/http does), unless the operation had already streamed
+// part of its answer: then the batch response ends there without its close
+// delimiter, so that a client sees a truncated batch rather than a cut body.
+//
+// # Order and failures
+//
+// Top-level operations and changesets run one at a time, in order. An
+// operation fails when its status is 400 or more; a changeset fails as a
+// whole (see [ChangesetHook]) and is answered with one failure response:
+// the failing operation's answer with its Content-ID. Without the preference
+// "Prefer: odata.continue-on-error" (or OData 4.01's "continue-on-error",
+// either with no value or "=true"), the batch stops after the first failed
+// operation or changeset, as OData specifies, and the response holds the
+// answers up to that failure. With it, everything runs, and the response
+// says "Preference-Applied: odata.continue-on-error" (with the name the
+// client used).
+//
+// # Responses
+//
+// The response is 200 with a batch body in the request's own dialect: a
+// multipart/batching request gets a UCWA response ("msgtype=response"
+// parts); a multipart/mixed one an OData response whose changesets keep
+// their framing (a "changesetresponse_" boundary), as OData v4 and
+// [MS-ODATA] v2/v3 specify. [WithDialect] changes the latter:
+// WithDialect([SharePoint]) answers changeset operations as top-level parts,
+// as SharePoint does and as PnPjs and office365-python expect;
+// WithDialect([UCWA]) answers every batch in UCWA. The response boundary is
+// "batchresponse_" and 32 random hex digits unless [WithBoundary] sets it. A
+// request with OData-Version or OData-MaxVersion gets "OData-Version: 4.0"
+// ("4.01" if it asked for that); one with DataServiceVersion or
+// MaxDataServiceVersion and no OData-Version gets "DataServiceVersion: 1.0",
+// as WCF Data Services answers. Each answer echoes its operation's
+// Content-ID.
+//
+// Answers stream: the outer headers are flushed before the first operation
+// runs, and each top-level answer is flushed when its operation returns, so
+// the client reads the first answer before the last operation runs. An
+// answer's header block is written once its operation returns, calls Flush,
+// or has written more than 4 KiB; until then its body is held, which lets
+// Handler add Content-Length and sniff Content-Type as net/http does.
+// Answers inside a changeset are held until the changeset commits, at most
+// [MaxBatchBytes] per changeset (beyond that the operation gets 500 and the
+// changeset fails). Handler-made failure answers carry an OData JSON error
+// body, {"error":{"code":"403","message":"batch: …"}}, as do the outer 4xx
+// answers.
+//
+// # Memory
+//
+// A batch costs the spool (at most [SpoolMemory] bytes, then a file), one
+// decoder ([BufferSize], 64 KiB by default) and header storage, an encoder,
+// 8 bytes per operation (its body length), one map entry per answer with
+// both Content-ID and Location, up to 4 KiB held for the running top-level
+// answer, and the answers of the open changeset. It does not grow with the
+// size of bodies or the number of top-level operations otherwise: a
+// 10,000-operation, 20 MiB batch with 20 MiB of answers runs with the heap
+// growing by a few MiB (TestHandlerLargeBatchMemory).
+func Handler(next http.Handler, opts ...Option) http.Handler {
+	h := &handler{next: next, opts: append([]Option(nil), opts...)}
+	var o options
+	buildOptions(&o, opts)
+	h.so = o.server.withDefaults()
+	h.dialect = o.enc.dialect
+	h.boundarySet = o.enc.boundary != ""
+	return h
+}
+
+// handler is the http.Handler that Handler returns.
+type handler struct {
+	next        http.Handler
+	opts        []Option
+	so          serverOptions
+	dialect     Dialect // for multipart/mixed requests
+	boundarySet bool    // WithBoundary was given
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "batch: method "+r.Method+" not allowed: a batch is sent with POST")
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	mt, boundary, err := ParseContentType(ct)
+	dialect := h.dialect
+	switch {
+	case mt == "multipart/batching":
+		dialect = UCWA
+	case mt == "multipart/mixed":
+	default:
+		writeError(w, http.StatusUnsupportedMediaType, "batch: Content-Type "+quote(ct)+
+			" is not a batch: want multipart/mixed or multipart/batching with a boundary")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if r.ContentLength > h.so.maxBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, h.tooLargeMsg())
+		return
+	}
+	var sp spool
+	defer sp.close()
+	body := http.MaxBytesReader(w, r.Body, h.so.maxBytes)
+	if err := sp.fill(body, r.ContentLength, h.so.spoolMemory); err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			writeError(w, http.StatusRequestEntityTooLarge, h.tooLargeMsg())
+		case errors.Is(err, errSpool):
+			writeError(w, http.StatusInternalServerError, err.Error())
+		default:
+			writeError(w, http.StatusBadRequest, "batch: reading the batch body: "+err.Error())
+		}
+		return
+	}
+
+	// Pass 1: check the whole batch before anything runs.
+	d, err := NewDecoderBoundary(sp.reader(), boundary, h.opts...)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	lens, status, msg := h.check(d, dialect)
+	if status != 0 {
+		writeError(w, status, msg)
+		return
+	}
+
+	// Pass 2: run it.
+	if err := d.Reset(sp.reader(), boundary, h.opts...); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	h.run(w, r, d, dialect, lens)
+}
+
+func (h *handler) tooLargeMsg() string {
+	return "batch: the batch body is larger than " + strconv.FormatInt(h.so.maxBytes, 10) +
+		" bytes, the most this server reads; nothing ran"
+}
+
+// check is pass 1: it decodes the whole batch, skipping bodies, and returns
+// the body length of each operation in document order, or the status and
+// message of the answer that refuses the batch.
+func (h *handler) check(d *Decoder, dialect Dialect) (lens []int64, status int, msg string) {
+	tooMany := func() (int, string) {
+		st := http.StatusRequestEntityTooLarge
+		if dialect == UCWA {
+			st = http.StatusTooManyRequests
+		}
+		return st, "batch: the batch holds more than " + strconv.Itoa(h.so.maxOps) +
+			" operations, the most this server runs in one batch; nothing ran: split it into smaller batches"
+	}
+	for {
+		p, err := d.Next()
+		if err == io.EOF {
+			return lens, 0, ""
+		}
+		if err != nil {
+			if errors.Is(err, ErrTooManyParts) {
+				status, msg = tooMany()
+				return nil, status, msg
+			}
+			return nil, http.StatusBadRequest, err.Error()
+		}
+		where := " (part " + strconv.Itoa(p.Index()) + " at offset " + strconv.FormatInt(p.Offset(), 10) + "); nothing ran"
+		switch p.Kind() {
+		case KindChangesetStart:
+			if p.Depth() > 0 {
+				return nil, http.StatusBadRequest, "batch: a changeset inside a changeset" + where
+			}
+		case KindOperation:
+			if p.Message() != Request {
+				return nil, http.StatusBadRequest, "batch: an operation holds a response, not a request" + where
+			}
+			if len(lens) >= h.so.maxOps {
+				status, msg = tooMany()
+				return nil, status, msg
+			}
+			n, err := io.Copy(io.Discard, p)
+			if err != nil {
+				return nil, http.StatusBadRequest, err.Error()
+			}
+			lens = append(lens, n)
+		case KindOther:
+			ct := string(p.Header().Get("Content-Type"))
+			return nil, http.StatusBadRequest, "batch: a part with Content-Type " + quote(ct) +
+				" is neither an operation (application/http) nor a changeset (multipart/mixed)" + where
+		}
+	}
+}
+
+// errorBody returns an OData JSON error body for status and msg.
+func errorBody(status int, msg string) []byte {
+	type odataError struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	b, err := json.Marshal(struct {
+		Error odataError `json:"error"`
+	}{odataError{strconv.Itoa(status), msg}})
+	if err != nil { // unreachable: strings always marshal
+		return []byte(`{"error":{"code":"500","message":"batch: error"}}`)
+	}
+	return b
+}
+
+// writeError answers the batch request as a whole with an OData JSON error.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	body := errorBody(status, msg)
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// continueOnError reports whether the Prefer headers ask to continue after
+// a failed operation, and with which preference name.
+func continueOnError(h http.Header) (on bool, name string) {
+	for _, line := range h.Values("Prefer") {
+		for _, pref := range strings.Split(line, ",") {
+			pref, _, _ = strings.Cut(pref, ";")
+			key, val, hasVal := strings.Cut(strings.TrimSpace(pref), "=")
+			key = strings.TrimSpace(key)
+			if !strings.EqualFold(key, "odata.continue-on-error") && !strings.EqualFold(key, "continue-on-error") {
+				continue
+			}
+			val = strings.Trim(strings.TrimSpace(val), `"`)
+			if !hasVal || strings.EqualFold(val, "true") {
+				return true, key
+			}
+			return false, ""
+		}
+	}
+	return false, ""
+}
