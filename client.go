@@ -220,6 +220,10 @@ var (
 	ErrBatchFailed = errors.New("batch: the batch failed as a whole")
 	// ErrMismatch: the answers cannot be matched to the requests.
 	ErrMismatch = errors.New("batch: responses do not match requests")
+	// ErrStopped: the server stopped after a failed operation, as OData
+	// servers do without continue-on-error ([ContinueOnError]): the
+	// requests after it have no answer and did not run.
+	ErrStopped = errors.New("batch: the server stopped after a failed operation")
 )
 
 // ResponseError is the error of [RequestBatch.ReadResponse] for an outer
@@ -280,7 +284,9 @@ type answer struct {
 // request of that changeset. A non-batch outer response (429 with
 // Retry-After, 400) is an [ErrNotBatch] error, a batch answered by one part
 // without Content-ID is [ErrBatchFailed], and counts that cannot be
-// reconciled are [ErrMismatch], each as a [*ResponseError].
+// reconciled are [ErrMismatch], each as a [*ResponseError]. When the server
+// stopped after a failed operation, the answers it gave are returned with
+// nil for the requests that did not run, and an [ErrStopped] error.
 func (b *RequestBatch) ReadResponse(resp *http.Response, opts ...Option) ([]*http.Response, error) {
 	defer resp.Body.Close()
 	ct := resp.Header.Get("Content-Type")
@@ -303,13 +309,15 @@ func (b *RequestBatch) ReadResponse(resp *http.Response, opts ...Option) ([]*htt
 	if out == nil && err == nil {
 		out, err = b.matchByOrder(answers)
 	}
-	if err != nil {
+	if out == nil {
 		return nil, err
 	}
 	for i, r := range out {
-		r.Request = reqs[i]
+		if r != nil {
+			r.Request = reqs[i]
+		}
 	}
-	return out, nil
+	return out, err
 }
 
 // readAnswers decodes every operation of the outer response, bodies read
@@ -406,6 +414,13 @@ func (b *RequestBatch) matchByOrder(answers []answer) ([]*http.Response, error) 
 	for gi, g := range b.groups {
 		k := len(g.reqs)
 		if ai >= len(answers) {
+			if done > 0 && out[done-1].StatusCode >= 400 {
+				for len(out) < b.n {
+					out = append(out, nil)
+				}
+				return out, &ResponseError{Err: ErrStopped, Requests: b.n, Responses: len(answers),
+					Detail: fmt.Sprintf("requests %d to %d did not run", done, b.n-1)}
+			}
 			return nil, mismatch(fmt.Sprintf("no answer for request %d", done))
 		}
 		a := answers[ai]

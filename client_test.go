@@ -362,3 +362,32 @@ func TestPartHTTP(t *testing.T) {
 	_, err = d.Next()
 	require.True(t, errors.Is(err, io.EOF))
 }
+
+// TestClientStopped: without continue-on-error an OData server stops after
+// the first failed operation; the client returns the answers there are.
+func TestClientStopped(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ok", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "fine") })
+	srv := httptest.NewServer(Handler(mux))
+	defer srv.Close()
+	var b RequestBatch
+	b.Add(newReq(t, "GET", "/ok", ""), newReq(t, "GET", "/missing", ""), newReq(t, "GET", "/ok", ""))
+	for _, cont := range []bool{false, true} {
+		req, err := b.NewRequest(context.Background(), srv.URL+"/$batch", ContinueOnError(cont))
+		require.NoError(t, err)
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		resps, err := b.ReadResponse(resp)
+		require.Len(t, resps, 3)
+		require.Equal(t, 200, resps[0].StatusCode)
+		require.Equal(t, 404, resps[1].StatusCode)
+		if cont {
+			require.NoError(t, err)
+			require.Equal(t, 200, resps[2].StatusCode)
+		} else {
+			require.ErrorIs(t, err, ErrStopped)
+			require.Contains(t, err.Error(), "requests 2 to 2 did not run")
+			require.Nil(t, resps[2])
+		}
+	}
+}

@@ -76,4 +76,8 @@
 //     charged 64 bytes of bookkeeping ([ErrHeaderTooLarge]).
 //   - [MaxParts]: MIME parts in one batch, 10,000 ([ErrTooManyParts]).
 //   - [MaxDepth]: changeset nesting, 4 ([ErrTooDeep]); OData needs 1.
+//
+// The server [Handler] adds [MaxOperations] (1,000 operations per batch),
+// [MaxBatchBytes] (a 32 MiB request body) and [SpoolMemory] (1 MiB of the
+// body held in memory before a temporary file).
 package batch
