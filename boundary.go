@@ -43,7 +43,9 @@ func readableBoundary[S string | []byte](b S) bool {
 // ValidBoundary reports whether b is a boundary RFC 2046 allows: 1 to 70
 // bchars, not ending in a space. The decoder reads only such boundaries and
 // the encoder writes only such boundaries.
-func ValidBoundary(b string) bool {
+func ValidBoundary(b string) bool { return validBoundary(b) }
+
+func validBoundary[S string | []byte](b S) bool {
 	if len(b) == 0 || len(b) > maxBoundaryLen || b[len(b)-1] == ' ' {
 		return false
 	}

@@ -102,10 +102,10 @@ func validateOperation(op *Operation) *EncodeError {
 			return &EncodeError{Field: "StatusCode", Err: ErrInvalidOperation,
 				Detail: strconv.Itoa(op.StatusCode) + " is not a three-digit status code"}
 		}
-		for i := 0; i < len(op.Reason); i++ {
-			if c := op.Reason[i]; (c < ' ' && c != '\t') || c == 0x7f {
-				return fieldError("Reason", op.Reason, "contains a control byte")
-			}
+		// A reader trims the reason as it trims a header value, so the
+		// same rule keeps decode(encode(op)) equal to op.
+		if problem := checkValue(op.Reason); problem != "" {
+			return fieldError("Reason", op.Reason, problem)
 		}
 	default:
 		return &EncodeError{Field: "Message", Err: ErrInvalidOperation,

@@ -207,6 +207,8 @@ func TestEncoderErrors(t *testing.T) {
 		{"status 99", nil, []step{{op: &Operation{Message: Response, StatusCode: 99}}}, ErrInvalidOperation, "StatusCode"},
 		{"status 1000", nil, []step{{op: &Operation{Message: Response, StatusCode: 1000}}}, ErrInvalidOperation, "StatusCode"},
 		{"reason with CRLF", nil, []step{{op: &Operation{Message: Response, StatusCode: 200, Reason: "OK\r\nX: 1"}}}, ErrUnsafe, "Reason"},
+		{"reason with leading space", nil, []step{{op: &Operation{Message: Response, StatusCode: 200, Reason: " OK"}}}, ErrInvalidOperation, "Reason"},
+		{"reason with trailing tab", nil, []step{{op: &Operation{Message: Response, StatusCode: 200, Reason: "OK\t"}}}, ErrInvalidOperation, "Reason"},
 		{"body delimiter line", nil, []step{{op: get, body: "a\r\n--b\r\nContent-Type: application/http\r\n"}}, ErrUnsafe, "body"},
 		{"body delimiter with LF", nil, []step{{op: get, body: "a\n--b\nx"}}, ErrUnsafe, "body"},
 		{"body delimiter with lone CR", nil, []step{{op: get, body: "a\r--b\rx"}}, ErrUnsafe, "body"},

@@ -116,7 +116,7 @@ func (d *Decoder) pushChangeset(params []byte, off int64) error {
 	if !readableBoundary(b) {
 		return d.syntaxErrorAt(off, ErrBoundary, 0, "changeset boundary "+quote(string(b)))
 	}
-	if !ValidBoundary(string(b)) {
+	if !validBoundary(b) {
 		if err := d.deviate(DevBoundary, off); err != nil {
 			return err
 		}
@@ -140,6 +140,10 @@ func (d *Decoder) pushChangeset(params []byte, off int64) error {
 // ended reports a delimiter line met first: the block ran into the next
 // delimiter without its blank line, which is then pending.
 func (d *Decoder) readHeaders(spans *[]fieldSpan, limit int) (ended bool, err error) {
+	// Work on a local slice header: appending through the pointer on
+	// every line showed up in profiles.
+	sp := *spans
+	defer func() { *spans = sp }()
 	used := 0
 	for {
 		off := d.InputOffset()
@@ -169,15 +173,14 @@ func (d *Decoder) readHeaders(spans *[]fieldSpan, limit int) (ended bool, err er
 			return false, d.syntaxErrorAt(off, ErrHeaderTooLarge, 0, "")
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			n := len(*spans)
-			if n == 0 {
+			if len(sp) == 0 {
 				return false, d.syntaxErrorAt(off, ErrHeader, 0, "continuation line before any header: "+quote(string(line)))
 			}
 			if err := d.deviate(DevObsFold, off); err != nil {
 				return false, err
 			}
-			last := &(*spans)[n-1]
-			if cont := bytes.Trim(line, " \t"); len(cont) > 0 {
+			last := &sp[len(sp)-1]
+			if cont := trimWS(line); len(cont) > 0 {
 				// The value is the last thing in meta: extend it.
 				if last.value.b > last.value.a {
 					d.meta = append(d.meta, ' ')
@@ -191,19 +194,24 @@ func (d *Decoder) readHeaders(spans *[]fieldSpan, limit int) (ended bool, err er
 		if colon < 0 {
 			return false, d.syntaxErrorAt(off, ErrHeader, 0, "no colon in "+quote(string(line)))
 		}
-		name := bytes.TrimRight(line[:colon], " \t")
-		if len(name) == 0 {
+		nameEnd := len(trimRightWS(line[:colon]))
+		if nameEnd == 0 {
 			return false, d.syntaxErrorAt(off, ErrHeader, 0, "empty name in "+quote(string(line)))
 		}
-		value := bytes.Trim(line[colon+1:], " \t")
-		f := fieldSpan{offset: off}
-		f.name.a = len(d.meta)
-		d.meta = append(d.meta, name...)
-		f.name.b = len(d.meta)
-		f.value.a = len(d.meta)
-		d.meta = append(d.meta, value...)
-		f.value.b = len(d.meta)
-		*spans = append(*spans, f)
+		vs := colon + 1
+		for vs < len(line) && (line[vs] == ' ' || line[vs] == '\t') {
+			vs++
+		}
+		ve := vs + len(trimRightWS(line[vs:]))
+		// One copy of the line up to the value's end; name and value
+		// are spans of it.
+		base := len(d.meta)
+		d.meta = append(d.meta, line[:ve]...)
+		sp = append(sp, fieldSpan{
+			name:   span{base, base + nameEnd},
+			value:  span{base + vs, base + ve},
+			offset: off,
+		})
 	}
 }
 
@@ -227,7 +235,7 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 				return err
 			}
 		}
-		if len(bytes.Trim(l, " \t")) > 0 {
+		if len(trimWS(l)) > 0 {
 			line = l
 			break
 		}
@@ -449,9 +457,9 @@ func parseLength(v []byte) (int64, bool) {
 // the parameter list after the first ";".
 func splitMediaType(v []byte) (mt, params []byte) {
 	if i := bytes.IndexByte(v, ';'); i >= 0 {
-		return bytes.Trim(v[:i], " \t"), v[i+1:]
+		return trimWS(v[:i]), v[i+1:]
 	}
-	return bytes.Trim(v, " \t"), nil
+	return trimWS(v), nil
 }
 
 // paramValue returns the value of parameter name in a ";"-separated list,
@@ -460,13 +468,13 @@ func splitMediaType(v []byte) (mt, params []byte) {
 func paramValue(params []byte, name string) []byte {
 	s := params
 	for len(s) > 0 {
-		s = bytes.TrimLeft(s, " \t;")
+		s = trimLeftParamSep(s)
 		eq := bytes.IndexByte(s, '=')
 		if eq < 0 {
 			return nil
 		}
-		key := bytes.Trim(s[:eq], " \t")
-		s = bytes.TrimLeft(s[eq+1:], " \t")
+		key := trimWS(s[:eq])
+		s = trimLeftWS(s[eq+1:])
 		var val []byte
 		if len(s) > 0 && s[0] == '"' {
 			end := bytes.IndexByte(s[1:], '"')
@@ -480,7 +488,7 @@ func paramValue(params []byte, name string) []byte {
 			if end < 0 {
 				end = len(s)
 			}
-			val, s = bytes.TrimRight(s[:end], " \t"), s[end:]
+			val, s = trimRightWS(s[:end]), s[end:]
 		}
 		if equalFold(key, name) {
 			return val
@@ -500,4 +508,34 @@ func msgTypeOf(params []byte) MessageKind {
 		return Response
 	}
 	return 0
+}
+
+// trimWS trims spaces and tabs from both ends of b. bytes.Trim with a cutset
+// builds the set on every call, a third of the header-reading time.
+func trimWS(b []byte) []byte {
+	return trimRightWS(trimLeftWS(b))
+}
+
+// trimLeftWS trims spaces and tabs from the start of b.
+func trimLeftWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
+}
+
+// trimRightWS trims spaces and tabs from the end of b.
+func trimRightWS(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// trimLeftParamSep trims spaces, tabs and semicolons from the start of b.
+func trimLeftParamSep(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == ';') {
+		b = b[1:]
+	}
+	return b
 }

@@ -285,7 +285,7 @@ func delimiterLine(line []byte, levels []level) (li int, close, ok bool) {
 		if close {
 			rest = rest[2:]
 		}
-		if len(bytes.Trim(rest, " \t")) == 0 {
+		if len(trimWS(rest)) == 0 {
 			return li, close, true
 		}
 	}
