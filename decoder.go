@@ -207,6 +207,9 @@ func (d *Decoder) resetPart(k Kind, depth int) {
 		dev:   d.nextDev,
 	}
 	d.nextDev = 0
+	d.meta = d.meta[:0]
+	d.pspans = d.pspans[:0]
+	d.espans = d.espans[:0]
 }
 
 // deviate records dev on the current part, or fails in strict mode.

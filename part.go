@@ -226,6 +226,7 @@ type Part struct {
 	reason    []byte
 	contentID []byte
 	hasCID    bool
+	views     bool // header and embedded are built (Decoder.headerViews)
 }
 
 var (
@@ -271,12 +272,22 @@ func (p *Part) Boundary() []byte { return p.boundary }
 // Header returns the MIME part headers (Content-Type, Content-ID,
 // Content-Transfer-Encoding and any others), as read. The returned slices are
 // only valid until the next call to Next, and must not be modified.
-func (p *Part) Header() Header { return p.header }
+func (p *Part) Header() Header {
+	if !p.views && p.d != nil {
+		p.d.headerViews()
+	}
+	return p.header
+}
 
 // HTTPHeader returns the embedded HTTP headers of an operation, raw: nothing
 // canonicalised or validated (WIRE.md quirk 16). The returned slices are only
 // valid until the next call to Next, and must not be modified.
-func (p *Part) HTTPHeader() Header { return p.embedded }
+func (p *Part) HTTPHeader() Header {
+	if !p.views && p.d != nil {
+		p.d.headerViews()
+	}
+	return p.embedded
+}
 
 // ContentID returns the operation's Content-ID: the MIME part header, or else
 // the embedded header of that name (WIRE.md quirk 18); ok reports whether
@@ -324,8 +335,8 @@ func (p *Part) Operation() Operation {
 		Proto:      string(p.proto),
 		StatusCode: p.status,
 		Reason:     string(p.reason),
-		PartHeader: p.header.Fields(),
-		Header:     p.embedded.Fields(),
+		PartHeader: p.Header().Fields(),
+		Header:     p.HTTPHeader().Fields(),
 	}
 	if p.hasCID {
 		op.ContentID = string(p.contentID)
