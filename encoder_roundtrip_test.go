@@ -39,21 +39,30 @@ func decodeItems(data []byte, contentType string) ([]item, error) {
 		if err != nil {
 			return out, err
 		}
-		it := item{Kind: p.Kind(), Depth: p.Depth()}
-		switch p.Kind() {
-		case KindChangesetStart, KindChangesetEnd:
-			it.Boundary = string(p.Boundary())
-		case KindOperation:
-			it.Op = p.Operation()
-			it.Op.PartHeader = ownFields(it.Op.PartHeader)
-			body, err := io.ReadAll(p)
-			if err != nil {
-				return out, err
-			}
-			it.Body = string(body)
+		it, err := itemOf(p)
+		if err != nil {
+			return out, err
 		}
 		out = append(out, it)
 	}
+}
+
+// itemOf copies a decoded part into an item, its body read whole.
+func itemOf(p *Part) (item, error) {
+	it := item{Kind: p.Kind(), Depth: p.Depth()}
+	switch p.Kind() {
+	case KindChangesetStart, KindChangesetEnd:
+		it.Boundary = string(p.Boundary())
+	case KindOperation:
+		it.Op = p.Operation()
+		it.Op.PartHeader = ownFields(it.Op.PartHeader)
+		body, err := io.ReadAll(p)
+		if err != nil {
+			return it, err
+		}
+		it.Body = string(body)
+	}
+	return it, nil
 }
 
 // ownFields drops the MIME part headers the encoder writes itself, and

@@ -675,18 +675,9 @@ func decodeItemsWith(data []byte, contentType string) ([]item, error) {
 		if dev := p.Deviations() &^ DevContentLength; dev != 0 {
 			return out, &SyntaxError{Offset: p.Offset(), Part: p.Index(), Err: ErrNonconforming, Deviation: dev}
 		}
-		it := item{Kind: p.Kind(), Depth: p.Depth()}
-		switch p.Kind() {
-		case KindChangesetStart, KindChangesetEnd:
-			it.Boundary = string(p.Boundary())
-		case KindOperation:
-			it.Op = p.Operation()
-			it.Op.PartHeader = ownFields(it.Op.PartHeader)
-			body, err := io.ReadAll(p)
-			if err != nil {
-				return out, err
-			}
-			it.Body = string(body)
+		it, err := itemOf(p)
+		if err != nil {
+			return out, err
 		}
 		out = append(out, it)
 	}

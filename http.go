@@ -184,14 +184,7 @@ func (e *Encoder) WriteRequest(r *http.Request, contentID string) error {
 	if host != "" && r.Header.Get("Host") == "" {
 		op.Header = append([]Field{{Name: "Host", Value: host}}, op.Header...)
 	}
-	if r.ContentLength > 0 && r.Header.Get("Content-Length") == "" {
-		op.Header = append(op.Header, Field{Name: "Content-Length", Value: strconv.FormatInt(r.ContentLength, 10)})
-	}
-	var body io.Reader
-	if r.Body != nil && r.Body != http.NoBody {
-		body = r.Body
-	}
-	return e.WriteOperation(&op, body)
+	return e.writeHTTP(&op, r.Header, r.ContentLength, r.Body)
 }
 
 // WriteResponse writes resp as an operation with the given Content-ID (none
@@ -206,14 +199,19 @@ func (e *Encoder) WriteResponse(resp *http.Response, contentID string) error {
 		op.Reason = reason
 	}
 	op.Header = sortedFields(resp.Header, nil)
-	if resp.ContentLength > 0 && resp.Header.Get("Content-Length") == "" {
-		op.Header = append(op.Header, Field{Name: "Content-Length", Value: strconv.FormatInt(resp.ContentLength, 10)})
+	return e.writeHTTP(&op, resp.Header, resp.ContentLength, resp.Body)
+}
+
+// writeHTTP writes op with a body from a net/http message: a known length
+// not in the headers becomes Content-Length, as net/http writes it.
+func (e *Encoder) writeHTTP(op *Operation, h http.Header, length int64, body io.ReadCloser) error {
+	if length > 0 && h.Get("Content-Length") == "" {
+		op.Header = append(op.Header, Field{Name: "Content-Length", Value: strconv.FormatInt(length, 10)})
 	}
-	var body io.Reader
-	if resp.Body != nil && resp.Body != http.NoBody {
-		body = resp.Body
+	if body == nil || body == http.NoBody {
+		return e.WriteOperation(op, nil)
 	}
-	return e.WriteOperation(&op, body)
+	return e.WriteOperation(op, body)
 }
 
 // sortedFields appends h to dst with its keys sorted, for deterministic

@@ -49,7 +49,7 @@ func encode(cfg *config, in io.Reader, stdout io.Writer) error {
 	dec := json.NewDecoder(bufio.NewReader(in))
 	cs := "" // the open changeset's boundary as given in the input
 	for n := 1; ; n++ {
-		var jo jsonIn
+		var jo jsonOp
 		err := dec.Decode(&jo)
 		if err == io.EOF {
 			break
@@ -125,28 +125,11 @@ func changesetBoundary(cs, batchBoundary string) string {
 	return cs
 }
 
-// jsonIn is one operation of -encode's input: jsonOp with every field
-// optional.
-type jsonIn struct {
-	Index      int                 `json:"index"`
-	Changeset  string              `json:"changeset"`
-	ContentID  string              `json:"content_id"`
-	Kind       string              `json:"kind"`
-	Method     string              `json:"method"`
-	Target     string              `json:"target"`
-	Status     int                 `json:"status"`
-	Headers    map[string][]string `json:"headers"`
-	BodyLen    int64               `json:"body_len"`
-	BodySHA256 string              `json:"body_sha256"`
-	Body       *string             `json:"body"`
-	BodyBase64 *string             `json:"body_base64"`
-}
-
 // operation turns jo into what the encoder writes. Headers go in name order,
 // case folded (the -json form does not keep their order across names); values of
 // one name keep theirs. With fixLength, Content-Length headers are set to
 // the body's length.
-func (jo *jsonIn) operation(fixLength bool) (*batch.Operation, []byte, error) {
+func (jo *jsonOp) operation(fixLength bool) (*batch.Operation, []byte, error) {
 	op := &batch.Operation{ContentID: jo.ContentID}
 	switch jo.Kind {
 	case "request":
