@@ -45,14 +45,10 @@ func fieldsOf(h Header) [][2]string {
 	return out
 }
 
-// decodeAll decodes a whole batch into its parts, reading each body with
-// read (io.ReadAll when nil).
-func decodeAll(in io.Reader, contentType string, opts ...Option) ([]decoded, error) {
-	d, err := NewDecoder(in, contentType, opts...)
-	if err != nil {
-		return nil, err
-	}
-	var out []decoded
+// collect decodes every part with d, maps each through fn, and stops at
+// io.EOF or the first error.
+func collect[T any](d *Decoder, fn func(p *Part) (T, error)) ([]T, error) {
+	var out []T
 	for {
 		p, err := d.Next()
 		if err == io.EOF {
@@ -61,32 +57,50 @@ func decodeAll(in io.Reader, contentType string, opts ...Option) ([]decoded, err
 		if err != nil {
 			return out, err
 		}
-		g := decoded{
-			Kind:       p.Kind().String(),
-			Depth:      p.Depth(),
-			Boundary:   string(p.Boundary()),
-			Message:    p.Message().String(),
-			Method:     string(p.Method()),
-			Target:     string(p.Target()),
-			Proto:      string(p.Proto()),
-			Status:     p.StatusCode(),
-			Reason:     string(p.Reason()),
-			PartHeader: fieldsOf(p.Header()),
-			Header:     fieldsOf(p.HTTPHeader()),
+		v, err := fn(p)
+		if err != nil {
+			return out, err
 		}
-		if id, ok := p.ContentID(); ok {
-			s := string(id)
-			g.ContentID = &s
-		}
-		if p.Kind() == KindOperation || p.Kind() == KindOther {
-			body, err := io.ReadAll(p)
-			if err != nil {
-				return out, err
-			}
-			g.Body = body
-		}
-		out = append(out, g)
+		out = append(out, v)
 	}
+}
+
+// decodeAll decodes a whole batch into its parts, bodies read whole.
+func decodeAll(in io.Reader, contentType string, opts ...Option) ([]decoded, error) {
+	d, err := NewDecoder(in, contentType, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(d, decodedOf)
+}
+
+// decodedOf copies a part out, its body read whole.
+func decodedOf(p *Part) (decoded, error) {
+	g := decoded{
+		Kind:       p.Kind().String(),
+		Depth:      p.Depth(),
+		Boundary:   string(p.Boundary()),
+		Message:    p.Message().String(),
+		Method:     string(p.Method()),
+		Target:     string(p.Target()),
+		Proto:      string(p.Proto()),
+		Status:     p.StatusCode(),
+		Reason:     string(p.Reason()),
+		PartHeader: fieldsOf(p.Header()),
+		Header:     fieldsOf(p.HTTPHeader()),
+	}
+	if id, ok := p.ContentID(); ok {
+		s := string(id)
+		g.ContentID = &s
+	}
+	if p.Kind() == KindOperation || p.Kind() == KindOther {
+		body, err := io.ReadAll(p)
+		if err != nil {
+			return g, err
+		}
+		g.Body = body
+	}
+	return g, nil
 }
 
 // vector is a test vector under testdata/vectors: a .batch payload and the

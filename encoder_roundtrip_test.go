@@ -29,21 +29,7 @@ func decodeItems(data []byte, contentType string) ([]item, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []item
-	for {
-		p, err := d.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
-		it, err := itemOf(p)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, it)
-	}
+	return collect(d, itemOf)
 }
 
 // itemOf copies a decoded part into an item, its body read whole.

@@ -673,24 +673,12 @@ func decodeItemsWith(data []byte, contentType string) ([]item, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []item
-	for {
-		p, err := d.Next()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return out, err
-		}
+	return collect(d, func(p *Part) (item, error) {
 		if dev := p.Deviations() &^ DevContentLength; dev != 0 {
-			return out, &SyntaxError{Offset: p.Offset(), Part: p.Index(), Err: ErrNonconforming, Deviation: dev}
+			return item{}, &SyntaxError{Offset: p.Offset(), Part: p.Index(), Err: ErrNonconforming, Deviation: dev}
 		}
-		it, err := itemOf(p)
-		if err != nil {
-			return out, err
-		}
-		out = append(out, it)
-	}
+		return itemOf(p)
+	})
 }
 
 // stdPart is a part as the standard library composition reads it.
@@ -769,15 +757,7 @@ func batchParts(data []byte, boundary string) ([]stdPart, error) {
 	if err != nil {
 		return nil, err
 	}
-	var parts []stdPart
-	for {
-		p, err := d.Next()
-		if err == io.EOF {
-			return parts, nil
-		}
-		if err != nil {
-			return parts, err
-		}
+	return collect(d, func(p *Part) (stdPart, error) {
 		sp := stdPart{
 			Kind: p.Kind().String(), Method: string(p.Method()), Target: string(p.Target()),
 			Status: p.StatusCode(), PartHeader: p.Header().HTTPHeader(), Header: p.HTTPHeader().HTTPHeader(),
@@ -785,11 +765,10 @@ func batchParts(data []byte, boundary string) ([]stdPart, error) {
 		for _, k := range headersStdlibRewrites {
 			delete(sp.Header, k)
 		}
-		if sp.Body, err = io.ReadAll(p); err != nil {
-			return parts, err
-		}
-		parts = append(parts, sp)
-	}
+		var err error
+		sp.Body, err = io.ReadAll(p)
+		return sp, err
+	})
 }
 
 // FuzzStdlibDiff compares the decoder with the standard library
