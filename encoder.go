@@ -101,8 +101,9 @@ func ChangesetContentLength(max int) Option {
 var (
 	// ErrUnsafe: writing the input would let it be read as something else.
 	// A CR, LF or NUL byte in a method, target, reason, Content-ID, header
-	// name or header value (header injection), or a body line that a reader
-	// would take for a delimiter of an open boundary.
+	// name or header value (header injection), or a body line that starts
+	// with "--" and an open boundary, which a reader may take for a
+	// delimiter (RFC 2046 lets it match the start of a line only).
 	ErrUnsafe = errors.New("batch: unsafe input")
 
 	// ErrInvalidOperation: an Operation the encoder cannot write strictly:
@@ -285,10 +286,11 @@ func (e *Encoder) ContentType() string { return e.contentType }
 // are skipped, as the encoder writes those itself; that lets an Operation
 // read by [Part.Operation] be written again as it is.
 //
-// The body writer refuses, with [ErrUnsafe], a line a reader would take for
-// a delimiter of the batch or of the open changeset, with or without "--",
-// transport padding, or the line break that ends the body, and it holds back
-// such a line's first bytes until it can tell. It implements io.ReaderFrom
+// The body writer refuses, with [ErrUnsafe], a line (after CR, LF or the
+// start of the body) that starts with "--" and the boundary of the batch or
+// of the open changeset: RFC 2046 tells readers that such a prefix is enough
+// for a delimiter, and mime/multipart reads "--b--x" as one. It holds back a
+// line's first bytes while they may still become one. It implements io.ReaderFrom
 // with a buffer reused across operations. The writer is only valid until the
 // next call to an Encoder method; writing to it after its part is finished
 // fails with [ErrEncoderState].
@@ -345,8 +347,8 @@ func (e *Encoder) BeginChangeset() error {
 // as the Host header SharePoint's documentation shows; fields named
 // Content-Type, Content-Transfer-Encoding, Content-ID or Content-Length are
 // skipped. The boundary must be valid ([ErrBoundary]) and must not be
-// confusable with the batch boundary: equal to it, or a delimiter of one
-// being a delimiter line of the other ("b" and "b--").
+// confusable with the batch boundary: neither may be a prefix of the other
+// ("b" and "b2"), as readers match a boundary at the start of a line.
 func (e *Encoder) BeginChangesetWith(boundary string, partHeader []Field) error {
 	if err := e.finishBody(); err != nil {
 		return err

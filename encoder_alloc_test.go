@@ -19,7 +19,7 @@ func TestEncoderAllocs(t *testing.T) {
 	op := &Operation{Message: Request, Method: "POST", Target: "/api/v2.0/me/sendmail", ContentID: "1",
 		Header: []Field{{Name: "content-type", Value: "application/json"}, {Name: "Accept", Value: "application/json"}}}
 	resp := &Operation{Message: Response, StatusCode: 201, Header: []Field{{Name: "ETAG", Value: `"1"`}, {Name: "x-ms-request-id", Value: "7"}}}
-	body := []byte("{\r\n--batch_0123456789x\r\n-\r\n\"a\": 1\r\n}\r\n")
+	body := []byte("{\r\n--batch_012345678\r\n-\r\n\"a\": 1\r\n}\r\n")
 	r := strings.NewReader("")
 	step := func() {
 		w, err := e.CreateOperation(op)

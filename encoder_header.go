@@ -283,51 +283,33 @@ func appendParam(b []byte, boundary string) []byte {
 	return append(b, boundary...)
 }
 
-// confusable reports whether a delimiter line of one boundary is a
-// delimiter line of the other: equal boundaries, or one boundary followed
-// by "--" or padding being the other, as "b" and "b--".
+// confusable reports whether the lines of one boundary could be taken for
+// the other's: one boundary is a prefix of the other ("b" and "b2"). RFC
+// 2046 tells implementors that a boundary match need only be the start of a
+// line ("it is sufficient that the boundary appear in its entirety following
+// the CRLF"), and readers do so, so such a pair is refused.
 func confusable(a, b string) bool {
-	if len(a) > len(b) {
-		a, b = b, a
-	}
-	if b[:len(a)] != a {
-		return false
-	}
-	isDelim, _ := classifyLine([]byte("--"+b), "--"+a)
-	return isDelim
+	return strings.HasPrefix(a, b) || strings.HasPrefix(b, a)
 }
 
-// holdCap bounds the line the body writer holds back while it may still
-// become a delimiter: "--", 70 boundary bytes, "--", and padding. A longer
-// run of padding after a delimiter is refused rather than held.
-const holdCap = 2 + maxBoundaryLen + 2 + 54
+// holdCap bounds the line start the body writer holds back while it may
+// still become a dash-boundary: "--" and 70 boundary bytes.
+const holdCap = 2 + maxBoundaryLen
 
-// classifyLine compares a line of a body, without its line break, with the
-// delimiter dash ("--" + boundary). isDelim says whether the line, ended
-// now, would be read as a delimiter or close delimiter (RFC 2046: dash
-// boundary, optional "--", transport padding of spaces and tabs); maybe
-// says whether more bytes could still make it one. It is a pure function of
-// bytes, so each case is testable without a writer.
+// classifyLine compares the start of a body line with the dash-boundary
+// dash ("--" + boundary). isDelim says the line starts with dash: a reader
+// following RFC 2046's note to implementors takes it for a delimiter
+// whatever follows (mime/multipart reads "--b--x" as a close delimiter), so
+// the writer refuses it, although this package's decoder, reading
+// tolerantly, would not. maybe says whether more bytes could still make it
+// one. It is a pure function of bytes, so each case is testable without a
+// writer.
 func classifyLine(line []byte, dash string) (isDelim, maybe bool) {
 	if len(line) < len(dash) {
 		return false, string(line) == dash[:len(line)]
 	}
-	if string(line[:len(dash)]) != dash {
-		return false, false
-	}
-	rest := line[len(dash):]
-	if len(rest) == 1 && rest[0] == '-' {
-		return false, true
-	}
-	if len(rest) >= 2 && rest[0] == '-' && rest[1] == '-' {
-		rest = rest[2:]
-	}
-	for _, c := range rest {
-		if !isSpace(c) {
-			return false, false
-		}
-	}
-	return true, true
+	isDelim = string(line[:len(dash)]) == dash
+	return isDelim, isDelim
 }
 
 // classify is classifyLine against every open boundary.
@@ -374,13 +356,14 @@ func (bw *bodyWriter) Write(p []byte) (int, error) {
 				i++
 				continue
 			}
-			if e.nhold == len(e.hold) {
-				return i, e.delimiterInBody()
-			}
 			e.hold[e.nhold] = c
 			e.nhold++
 			i++
-			if _, maybe := e.classify(e.hold[:e.nhold]); !maybe {
+			isDelim, maybe := e.classify(e.hold[:e.nhold])
+			if isDelim {
+				return i - 1, e.delimiterInBody()
+			}
+			if !maybe {
 				if err := e.release(); err != nil {
 					return i, err
 				}

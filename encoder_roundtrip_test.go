@@ -145,8 +145,8 @@ func TestEncoderRoundTripRandom(t *testing.T) {
 }
 
 // collides is the reference delimiter check: a body line (split at CR, LF
-// or CRLF; the last line is followed by a delimiter's CRLF) that is a
-// delimiter of an open boundary.
+// or CRLF) that starts with the dash-boundary of an open boundary, which
+// RFC 2046's note to implementors lets a reader take for a delimiter.
 func collides(steps []step, b string) bool {
 	cs := ""
 	for _, s := range steps {
@@ -160,7 +160,7 @@ func collides(steps []step, b string) bool {
 			if cs != "" {
 				alt += "|" + regexp.QuoteMeta(cs)
 			}
-			re := regexp.MustCompile(`^--(` + alt + `)(--)?[ \t]*$`)
+			re := regexp.MustCompile(`^--(` + alt + `)`)
 			for _, line := range regexp.MustCompile(`\r\n|\r|\n`).Split(s.body, -1) {
 				if re.MatchString(line) {
 					return true

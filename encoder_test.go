@@ -99,9 +99,9 @@ func TestEncoderLayout(t *testing.T) {
 		want:  "--b\r\nContent-Type: application/http; msgtype=response\r\n\r\nHTTP/1.1 200 OK\r\n\r\n{}\r\n--b--\r\n",
 	}, {
 		name:  "almost delimiters are body text",
-		steps: []step{{op: get, body: "--bz\n-\r\n--\n--b-\n --b\nx--b\n--b x\n--b---\n--"}},
+		steps: []step{{op: get, body: "--a\n-\r\n--\n-b-\n --b\nx--b\n- -b\n---b\n--"}},
 		want: "--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nGET /a HTTP/1.1\r\n\r\n" +
-			"--bz\n-\r\n--\n--b-\n --b\nx--b\n--b x\n--b---\n--\r\n--b--\r\n",
+			"--a\n-\r\n--\n-b-\n --b\nx--b\n- -b\n---b\n--\r\n--b--\r\n",
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,6 +218,8 @@ func TestEncoderErrors(t *testing.T) {
 		{"body ends in delimiter", nil, []step{{op: get, body: "a\n--b"}}, ErrUnsafe, "body"},
 		{"body ends in close delimiter with padding", nil, []step{{op: get, body: "a\n--b-- "}}, ErrUnsafe, "body"},
 		{"body with endless padding", nil, []step{{op: get, body: "a\n--b" + strings.Repeat(" ", 200) + "x"}}, ErrUnsafe, "body"},
+		{"body line starting with the delimiter", nil, []step{{op: get, body: "a\r\n--bz\r\n"}}, ErrUnsafe, "body"},
+		{"body line starting with the close delimiter", nil, []step{{op: get, body: "a\r\n--b--x"}}, ErrUnsafe, "body"},
 		{"changeset delimiter in changeset body", nil, []step{{begin: true, csBoundary: "c"}, {op: get, body: "--c\r\n"}}, ErrUnsafe, "body"},
 		{"batch delimiter in changeset body", nil, []step{{begin: true, csBoundary: "c"}, {op: get, body: "x\n--b--"}}, ErrUnsafe, "body"},
 		{"changeset boundary invalid", nil, []step{{begin: true, csBoundary: "c "}}, ErrBoundary, "boundary"},
@@ -281,14 +283,14 @@ func TestClassifyLine(t *testing.T) {
 		{"--", false, true},
 		{"--a", false, false},
 		{"--b", true, true},
-		{"--b-", false, true},
+		{"--b-", true, true},
 		{"--b--", true, true},
 		{"--b-- \t", true, true},
 		{"--b \t ", true, true},
-		{"--b---", false, false},
-		{"--b-x", false, false},
-		{"--bx", false, false},
-		{"--b x", false, false},
+		{"--b---", true, true},
+		{"--b--x", true, true}, // mime/multipart reads it as a close delimiter
+		{"--bx", true, true},   // RFC 2046: a match need only start the line
+		{"--b x", true, true},
 		{"x", false, false},
 		{"-x", false, false},
 	}
@@ -308,9 +310,10 @@ func TestConfusable(t *testing.T) {
 		{"b", "b", true},
 		{"b", "b--", true},
 		{"b--", "b", true},
-		{"b", "b-- \t", true}, // (not a valid boundary: it ends in a tab)
-		{"b", "b-x", false},
-		{"b", "bc", false},
+		{"b", "b-x", true},
+		{"b", "bc", true},
+		{"bc", "b", true},
+		{"b", "cb", false},
 		{"batch_1", "changeset_1", false},
 	}
 	for _, tt := range tests {

@@ -547,7 +547,61 @@ func checkRoundTrip(t *testing.T, data []byte) (refused bool) {
 	if diff := cmp.Diff(expectItems(steps), got); diff != "" {
 		t.Fatalf("decode(encode(x)) mismatch (-want +got):\n%s\n%q", diff, buf.Bytes())
 	}
+	// An independent MIME parser frames the output the same way.
+	raw, err := stdlibRawOps(buf.Bytes(), b)
+	if err != nil {
+		t.Fatalf("mime/multipart cannot read the encoder's output: %v\n%q", err, buf.Bytes())
+	}
+	var bodies []string
+	for _, it := range got {
+		if it.Kind == KindOperation {
+			bodies = append(bodies, it.Body)
+		}
+	}
+	if len(raw) != len(bodies) {
+		t.Fatalf("mime/multipart reads %d operations, the decoder %d\n%q", len(raw), len(bodies), buf.Bytes())
+	}
+	for i := range raw {
+		if !bytes.HasSuffix(raw[i], []byte("\r\n\r\n"+bodies[i])) {
+			t.Fatalf("operation %d: mime/multipart's part %q does not end in the decoder's body %q", i, raw[i], bodies[i])
+		}
+	}
 	return false
+}
+
+// stdlibRawOps reads a batch with mime/multipart alone, recursing into
+// changesets, and returns each application/http part raw: the embedded
+// message as mime/multipart frames it.
+func stdlibRawOps(data []byte, boundary string) ([][]byte, error) {
+	var out [][]byte
+	mr := multipart.NewReader(bytes.NewReader(data), boundary)
+	for {
+		p, err := mr.NextRawPart()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		mt, params, err := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		if err != nil {
+			return out, err
+		}
+		raw, err := io.ReadAll(p)
+		if err != nil {
+			return out, err
+		}
+		switch {
+		case strings.HasPrefix(mt, "multipart/"):
+			inner, err := stdlibRawOps(raw, params["boundary"])
+			if err != nil {
+				return out, err
+			}
+			out = append(out, inner...)
+		case mt == "application/http":
+			out = append(out, raw)
+		}
+	}
 }
 
 // reencodeSteps turns a decoded batch into encoder steps, or reports that

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -47,7 +48,36 @@ func encode(cfg *config, in io.Reader, stdout io.Writer) error {
 		}
 	}
 	dec := json.NewDecoder(bufio.NewReader(in))
+	// A changeset's operations are held until it ends, so that its
+	// boundary can be chosen knowing every body in it.
+	type held struct {
+		op   *batch.Operation
+		body []byte
+	}
 	cs := "" // the open changeset's boundary as given in the input
+	var group []held
+	endChangeset := func() error {
+		if cs == "" {
+			return nil
+		}
+		bodies := make([][]byte, len(group))
+		for i, h := range group {
+			bodies[i] = h.body
+		}
+		if err := e.BeginChangesetWith(changesetBoundary(cs, e.Boundary(), bodies), nil); err != nil {
+			return encodeErr(err)
+		}
+		for _, h := range group {
+			if err := writeOp(e, h.op, h.body); err != nil {
+				return err
+			}
+		}
+		group = group[:0]
+		if err := e.EndChangeset(); err != nil {
+			return encodeErr(err)
+		}
+		return nil
+	}
 	for n := 1; ; n++ {
 		var jo jsonOp
 		err := dec.Decode(&jo)
@@ -67,33 +97,24 @@ func encode(cfg *config, in io.Reader, stdout io.Writer) error {
 			return invalidErr(fmt.Errorf("operation %d (index %d): %v", n, jo.Index, err))
 		}
 		if jo.Changeset != cs {
-			if cs != "" {
-				if err := e.EndChangeset(); err != nil {
-					return encodeErr(err)
-				}
+			if err := endChangeset(); err != nil {
+				return err
 			}
-			if jo.Changeset != "" {
-				if dialect == batch.UCWA {
-					return invalidErr(fmt.Errorf("operation %d (index %d): in changeset %q, but UCWA batches have no changesets", n, jo.Index, jo.Changeset))
-				}
-				if err := e.BeginChangesetWith(changesetBoundary(jo.Changeset, e.Boundary()), nil); err != nil {
-					return encodeErr(err)
-				}
+			if jo.Changeset != "" && dialect == batch.UCWA {
+				return invalidErr(fmt.Errorf("operation %d (index %d): in changeset %q, but UCWA batches have no changesets", n, jo.Index, jo.Changeset))
 			}
 			cs = jo.Changeset
 		}
-		bw, err := e.CreateOperation(op)
-		if err != nil {
-			return encodeErr(err)
+		if cs != "" {
+			group = append(group, held{op, body})
+			continue
 		}
-		if _, err := bw.Write(body); err != nil {
-			return encodeErr(err)
+		if err := writeOp(e, op, body); err != nil {
+			return err
 		}
 	}
-	if cs != "" {
-		if err := e.EndChangeset(); err != nil {
-			return encodeErr(err)
-		}
+	if err := endChangeset(); err != nil {
+		return err
 	}
 	if err := e.Close(); err != nil {
 		return encodeErr(err)
@@ -115,14 +136,36 @@ func encodeErr(err error) error {
 }
 
 // changesetBoundary keeps the input's changeset boundary when the encoder
-// can write it, and lets it choose a random one otherwise: a boundary
-// outside RFC 2046, or one that is a prefix of the batch boundary or has it
-// as a prefix (and so might be confused with it).
-func changesetBoundary(cs, batchBoundary string) string {
+// can write it, and lets it choose a random one ("") otherwise: a boundary
+// outside RFC 2046, one that is a prefix of the batch boundary or has it as
+// a prefix, or one that starts a line of one of the changeset's bodies
+// (the encoder refuses such a body, as readers would take the line for a
+// delimiter).
+func changesetBoundary(cs, batchBoundary string, bodies [][]byte) string {
 	if !batch.ValidBoundary(cs) || strings.HasPrefix(cs, batchBoundary) || strings.HasPrefix(batchBoundary, cs) {
 		return ""
 	}
+	dash := []byte("--" + cs)
+	for _, body := range bodies {
+		for _, line := range bytes.FieldsFunc(body, func(r rune) bool { return r == '\r' || r == '\n' }) {
+			if bytes.HasPrefix(line, dash) {
+				return ""
+			}
+		}
+	}
 	return cs
+}
+
+// writeOp writes one operation and its body.
+func writeOp(e *batch.Encoder, op *batch.Operation, body []byte) error {
+	bw, err := e.CreateOperation(op)
+	if err != nil {
+		return encodeErr(err)
+	}
+	if _, err := bw.Write(body); err != nil {
+		return encodeErr(err)
+	}
+	return nil
 }
 
 // operation turns jo into what the encoder writes. Headers go in name order,

@@ -215,6 +215,10 @@ var roundTripLoss = map[string]string{
 	// content_id is "" for an absent and for an empty Content-ID alike, so
 	// -encode writes no part header and the embedded one wins on reading.
 	"q18-content-id-precedence": "content_id",
+	// A body line starts with "--cs_q14": kept as the changeset boundary,
+	// a reader following RFC 2046's note would end the part there, so
+	// -encode picks a random changeset boundary instead.
+	"q14-prefix-inner": "changeset",
 }
 
 // TestRoundTrip: -json -body, then -encode, then decoding again gives the
@@ -243,6 +247,12 @@ func TestRoundTrip(t *testing.T) {
 				}
 				for i := range got {
 					got[i].ContentID = ""
+				}
+			}
+			if field := roundTripLoss[name(in)]; field == "changeset" && len(got) == len(want) {
+				for i := range want {
+					require.Equal(t, want[i].Changeset == "", got[i].Changeset == "", "operation %d: in a changeset or not", i)
+					want[i].Changeset, got[i].Changeset = "", ""
 				}
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
