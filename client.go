@@ -63,13 +63,27 @@ func (b *RequestBatch) Requests() []*http.Request {
 }
 
 // contentIDs returns each request's Content-ID: its own "Content-ID"
-// header when it has one, else its 1-based position in the batch.
+// header when it has one, else its 1-based position in the batch, or the
+// next number no request uses, so that no two operations share one.
 func (b *RequestBatch) contentIDs() []string {
-	ids := make([]string, 0, b.n)
-	for _, r := range b.Requests() {
+	reqs := b.Requests()
+	used := make(map[string]bool, len(reqs))
+	for _, r := range reqs {
+		if id := r.Header.Get("Content-ID"); id != "" {
+			used[id] = true
+		}
+	}
+	ids := make([]string, 0, len(reqs))
+	next := 1
+	for i, r := range reqs {
 		id := r.Header.Get("Content-ID")
 		if id == "" {
-			id = strconv.Itoa(len(ids) + 1)
+			next = max(next, i+1)
+			for used[strconv.Itoa(next)] {
+				next++
+			}
+			id = strconv.Itoa(next)
+			used[id] = true
 		}
 		ids = append(ids, id)
 	}
@@ -302,7 +316,11 @@ func (b *RequestBatch) ReadResponse(resp *http.Response, opts ...Option) ([]*htt
 	if err != nil {
 		return nil, err
 	}
-	if len(answers) == 1 && !answers[0].hasID && b.n > 1 && answers[0].resp.StatusCode >= 400 {
+	// One failure without Content-ID for many requests is the batch
+	// failing as a whole, unless it answers a batch of one changeset
+	// (framed, or the only group): that is the changeset failing.
+	if len(answers) == 1 && !answers[0].hasID && b.n > 1 && answers[0].resp.StatusCode >= 400 &&
+		answers[0].frame < 0 && !(len(b.groups) == 1 && b.groups[0].changeset) {
 		return nil, &ResponseError{Err: ErrBatchFailed, Requests: b.n, Responses: 1, Response: answers[0].resp}
 	}
 	out, err := b.matchByID(answers)

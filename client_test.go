@@ -329,7 +329,7 @@ func TestResolve(t *testing.T) {
 
 // TestPartHTTP converts decoded operations to net/http values.
 func TestPartHTTP(t *testing.T) {
-	in := "--b\r\nContent-Type: application/http\r\n\r\nPOST  Customers   HTTP/1.1\r\nhost: h.example\r\ncontent-type: application/json\r\nContent-Length: 2\r\n\r\n{}\r\n" +
+	in := "--b\r\nContent-Type: application/http\r\n\r\nPOST  Customers   HTTP/1.1\r\nhost: h.example\r\ncontent-type: application/json\r\nContent-Length: 0\r\n\r\n{}\r\n" +
 		"--b\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 204\r\nETag: W/\"1\"\r\n\r\n\r\n--b--"
 	d, err := NewDecoderBoundary(strings.NewReader(in), "b")
 	require.NoError(t, err)
@@ -344,7 +344,8 @@ func TestPartHTTP(t *testing.T) {
 	require.Equal(t, "https://svc.example/odata/Customers", req.URL.String())
 	require.Equal(t, "svc.example", req.Host)
 	require.Equal(t, "application/json", req.Header.Get("Content-Type"))
-	require.Equal(t, int64(2), req.ContentLength)
+	require.Equal(t, int64(-1), req.ContentLength, "the declared length is a hint; the body runs to the delimiter")
+	require.Equal(t, int64(0), p.ContentLength())
 	require.Equal(t, 1, req.ProtoMajor)
 	body, err := io.ReadAll(req.Body)
 	require.NoError(t, err)
@@ -390,4 +391,43 @@ func TestClientStopped(t *testing.T) {
 			require.Nil(t, resps[2])
 		}
 	}
+}
+
+// TestClientChangesetOnlyFailure: a batch of one changeset answered by one
+// failure without Content-ID is that changeset failing, framed or not, and
+// default Content-IDs never repeat one a request set.
+func TestClientChangesetOnlyFailure(t *testing.T) {
+	for _, framed := range []bool{true, false} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "multipart/mixed; boundary=b")
+			op := "Content-Type: application/http\r\n\r\nHTTP/1.1 400 Bad Request\r\n\r\nno\r\n"
+			if framed {
+				io.WriteString(w, "--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n"+op+"--c--\r\n--b--\r\n")
+			} else {
+				io.WriteString(w, "--b\r\n"+op+"--b--\r\n")
+			}
+		}))
+		var b RequestBatch
+		b.AddChangeset(newReq(t, "POST", "/a", "x"), newReq(t, "POST", "/b", "y"))
+		req, err := b.NewRequest(context.Background(), srv.URL)
+		require.NoError(t, err)
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		resps, err := b.ReadResponse(resp)
+		require.NoError(t, err, "framed=%v", framed)
+		require.Len(t, resps, 2)
+		for _, r := range resps {
+			require.Equal(t, 400, r.StatusCode)
+			body, _ := io.ReadAll(r.Body)
+			require.Equal(t, "no", string(body))
+		}
+		srv.Close()
+	}
+
+	var b RequestBatch
+	r2 := newReq(t, "GET", "/b", "")
+	r2.Header.Set("Content-ID", "1")
+	b.Add(newReq(t, "GET", "/a", ""), r2, newReq(t, "GET", "/c", ""))
+	require.Equal(t, []string{"2", "1", "3"}, b.contentIDs())
 }

@@ -555,3 +555,26 @@ func TestDeviationString(t *testing.T) {
 	require.Contains(t, (Deviation(1) << 30).String(), "deviation(0x40000000)")
 	require.True(t, utf8.ValidString(Deviation(^uint32(0)).String()))
 }
+
+// TestLongPadding: padding after a dash-boundary past the line limit is
+// ErrLineTooLong whatever follows it and however the input is chunked, but
+// only when no earlier delimiter ends the region first (here a parent's
+// delimiter ends an unclosed changeset before a later line starts with its
+// boundary).
+func TestLongPadding(t *testing.T) {
+	long := strings.Repeat(" ", 1000)
+	op := "Content-Type: application/http\r\n\r\nPOST /x HTTP/1.1\r\n\r\n"
+	in := "--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n" + op + "a\r\n" +
+		"--b\r\n" + op + "z\r\n--c" + long + "x\r\n--b--"
+	for name, r := range readers([]byte(in)) {
+		got, err := decodeAll(r, "multipart/mixed; boundary=b", MaxLineLength(500), BufferSize(1))
+		require.NoError(t, err, name)
+		require.Len(t, got, 4, name)
+		require.Equal(t, "z\r\n--c"+long+"x", string(got[3].Body), name)
+	}
+	in = "--b\r\n" + op + "a\r\n--b" + long + "x\r\nz\r\n--b--"
+	for name, r := range readers([]byte(in)) {
+		_, err := decodeAll(r, "multipart/mixed; boundary=b", MaxLineLength(500), BufferSize(1))
+		require.ErrorIs(t, err, ErrLineTooLong, name)
+	}
+}

@@ -70,7 +70,7 @@
 //
 //   - [BufferSize]: the read buffer, 64 KiB.
 //   - [MaxLineLength]: one delimiter, header or start line, 16 KiB
-//     ([ErrLineTooLong]). Body lines are not limited.
+//     ([ErrLineTooLong]). Body lines are not limited (but see [MaxLineLength]).
 //   - [MaxHeaderBytes]: one part's MIME headers, and separately one
 //     operation's start line and embedded headers, 64 KiB, each field also
 //     charged 64 bytes of bookkeeping ([ErrHeaderTooLarge]).

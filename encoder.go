@@ -326,11 +326,12 @@ func (e *Encoder) CreateOperation(op *Operation) (io.Writer, error) {
 // body is returned as it is and is sticky, since the batch would otherwise
 // carry a silently shortened body.
 func (e *Encoder) WriteOperation(op *Operation, body io.Reader) error {
-	w, err := e.CreateOperation(op)
-	if err != nil || body == nil {
+	if _, err := e.CreateOperation(op); err != nil || body == nil {
 		return err
 	}
-	_, err = io.Copy(w, body)
+	// ReadFrom, not io.Copy: io.Copy would prefer body's WriteTo (a
+	// *Part has one) and bypass the sticky read error.
+	_, err := e.bw.ReadFrom(body)
 	return err
 }
 

@@ -342,6 +342,13 @@ func (h *handler) check(d *Decoder, dialect Dialect) (lens []int64, status int, 
 			if p.Message() != Request {
 				return nil, http.StatusBadRequest, "batch: an operation holds a response, not a request" + where
 			}
+			// Its answer echoes the Content-ID: one the encoder would
+			// refuse is refused here, before anything runs.
+			if id, ok := p.ContentID(); ok && len(id) > 0 {
+				if problem := checkValue(string(id)); problem != "" {
+					return nil, http.StatusBadRequest, "batch: Content-ID " + quote(string(id)) + " " + problem + where
+				}
+			}
 			if len(lens) >= h.so.maxOps {
 				status, msg = tooMany()
 				return nil, status, msg

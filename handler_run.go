@@ -92,6 +92,15 @@ func (rn *batchRun) flush() { _ = rn.rc.Flush() }
 // loop runs the parts of the batch in order.
 func (rn *batchRun) loop(d *Decoder) {
 	ctx := rn.outer.Context()
+	// A changeset left open when the run ends early (the client went
+	// away, the output failed) is rolled back: its hook was promised
+	// Commit or Rollback.
+	defer func() {
+		if cs, hook := rn.cs, rn.h.so.hook; cs != nil && hook != nil && cs.begun && cs.fail == nil {
+			_ = hookCall(hook.Rollback, cs.ctx)
+			rn.forget(cs)
+		}
+	}()
 	for {
 		p, err := d.Next()
 		if err == io.EOF {

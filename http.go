@@ -69,11 +69,12 @@ func ResolveContentID(target string, lookup func(id string) (location string, ok
 // HTTPRequest converts an operation that embeds a request into an
 // *http.Request. The URL is resolved against base with [ResolveTarget]; Host
 // comes from the URL, else from the embedded Host header. The headers are
-// copied into the request with canonical names (http.Header needs them);
-// the embedded Content-Length, a hint only, becomes ContentLength, -1 when
-// absent. The Body is the part itself: it streams from the decoder and is
-// only valid until the next call to Next. RequestURI is the target as
-// written, as a server would see it.
+// copied into the request with canonical names (http.Header needs them).
+// ContentLength is -1, unknown: the body runs to the delimiter, whatever an
+// embedded Content-Length says (WIRE.md quirk 17; [Part.ContentLength] has
+// the declared value). The Body is the part itself: it streams from the
+// decoder and is only valid until the next call to Next. RequestURI is the
+// target as written, as a server would see it.
 func (p *Part) HTTPRequest(base *url.URL) (*http.Request, error) {
 	if p.kind != KindOperation || p.msg != Request {
 		return nil, ErrNotRequest
@@ -91,23 +92,20 @@ func (p *Part) HTTPRequest(base *url.URL) (*http.Request, error) {
 		ProtoMinor:    minor,
 		Header:        p.HTTPHeader().HTTPHeader(),
 		Body:          partBody{p},
-		ContentLength: p.clen,
+		ContentLength: -1,
 		Host:          u.Host,
 		RequestURI:    string(p.target),
 	}
 	if h := r.Header.Get("Host"); r.Host == "" && h != "" {
 		r.Host = h
 	}
-	if p.clen == 0 {
-		r.Body = http.NoBody
-	}
 	return r, nil
 }
 
 // HTTPResponse converts an operation that embeds a response into an
 // *http.Response for req (which may be nil). The headers are copied with
-// canonical names; the Body is the part itself, only valid until the next
-// call to Next.
+// canonical names; ContentLength is -1, as for [Part.HTTPRequest]; the Body
+// is the part itself, only valid until the next call to Next.
 func (p *Part) HTTPResponse(req *http.Request) (*http.Response, error) {
 	if p.kind != KindOperation || p.msg != Response {
 		return nil, ErrNotResponse
@@ -125,7 +123,7 @@ func (p *Part) HTTPResponse(req *http.Request) (*http.Response, error) {
 		ProtoMinor:    minor,
 		Header:        p.HTTPHeader().HTTPHeader(),
 		Body:          partBody{p},
-		ContentLength: p.clen,
+		ContentLength: -1,
 		Request:       req,
 	}, nil
 }

@@ -93,11 +93,14 @@ func BufferSize(n int) Option {
 	return func(o *options) { o.bufferSize = n }
 }
 
-// MaxLineLength (decoding) limits one delimiter line (with its transport padding),
-// MIME header line, start line or embedded header line. Body lines are not
-// limited: bodies stream. Default [DefaultMaxLineLength]; values below 408
-// are raised to 408, so that a delimiter of the longest boundary the
-// decoder reads fits. Exceeding it is [ErrLineTooLong].
+// MaxLineLength (decoding) limits one delimiter line (with its transport
+// padding), MIME header line, start line or embedded header line. Body lines
+// are not limited, with one exception: a body line that starts with an open
+// dash-boundary followed by more padding than the limit is refused too, as
+// telling it from a delimiter would take unbounded memory. Default
+// [DefaultMaxLineLength]; values below 408 are raised to 408, so that a
+// delimiter of the longest boundary the decoder reads fits. Exceeding it is
+// [ErrLineTooLong].
 func MaxLineLength(n int) Option {
 	return func(o *options) { o.maxLine = n }
 }

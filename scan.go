@@ -78,11 +78,12 @@ const (
 // as region data. With eof nothing is held back.
 func scanDelimiter(buf []byte, levels []level, atStart, eof bool, maxLine int) (scanResult, bool) {
 	best := scanResult{n: -1}
-	hold := -1 // start of the earliest undecided candidate
+	hold := -1    // start of the earliest undecided candidate
+	tooLong := -1 // start of the earliest candidate with too much padding
 	for li := len(levels) - 1; li >= 0; li-- {
 		lv := &levels[li]
 		end := len(buf)
-		if lim := minPos(best.n, hold); lim >= 0 && lim+2+len(lv.dash) < end {
+		if lim := minPos(minPos(best.n, hold), tooLong); lim >= 0 && lim+2+len(lv.dash) < end {
 			end = lim + 2 + len(lv.dash)
 		}
 		needle := lv.needle()
@@ -99,7 +100,7 @@ func scanDelimiter(buf []byte, levels []level, atStart, eof bool, maxLine int) (
 			case candNo:
 				continue
 			case candTooLong:
-				return scanResult{n: r.n}, false
+				tooLong = minPos(tooLong, r.n)
 			case candUndecided:
 				if hold < 0 || r.n < hold {
 					hold = r.n
@@ -113,6 +114,9 @@ func scanDelimiter(buf []byte, levels []level, atStart, eof bool, maxLine int) (
 			}
 			break
 		}
+	}
+	if tooLong >= 0 && (best.n < 0 || tooLong < best.n) && (hold < 0 || tooLong < hold) {
+		return scanResult{n: tooLong}, false
 	}
 	if best.n >= 0 && (hold < 0 || best.n < hold) {
 		return best, true
@@ -188,6 +192,8 @@ func checkCandidate(buf []byte, i int, dash []byte, atStart, eof bool, maxLine i
 		j++
 	}
 	if j-i > maxLine {
+		// Padding past the line limit is refused wherever it ends, so
+		// that the answer does not depend on how much the buffer held.
 		return r, candTooLong
 	}
 	if j == len(buf) {
