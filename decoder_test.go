@@ -578,3 +578,38 @@ func TestLongPadding(t *testing.T) {
 		require.ErrorIs(t, err, ErrLineTooLong, name)
 	}
 }
+
+// TestStrictHeaderSyntax: deviations in header lines are recorded, and
+// refused in strict mode; a changeset reusing an enclosing boundary is an
+// error in every mode.
+func TestStrictHeaderSyntax(t *testing.T) {
+	op := func(hdr string) string {
+		return "--b\r\nContent-Type: application/http\r\n\r\nGET /x HTTP/1.1\r\n" + hdr + "\r\n\r\n\r\n--b--"
+	}
+	for _, tc := range []struct {
+		name string
+		in   string
+		dev  Deviation
+	}{
+		{"space before colon", op("Host : evil"), DevHeaderSyntax},
+		{"CR inside a value", op("X: a\rb"), DevHeaderSyntax},
+		{"disagreeing Content-Length", op("Content-Length: 0\r\nContent-Length: 5"), DevContentLength},
+		{"agreeing Content-Length", op("Content-Length: 0\r\nContent-Length: 0"), 0},
+	} {
+		d, err := NewDecoderBoundary(strings.NewReader(tc.in), "b")
+		require.NoError(t, err)
+		p, err := d.Next()
+		require.NoError(t, err, tc.name)
+		_, err = io.Copy(io.Discard, p)
+		require.NoError(t, err, tc.name)
+		require.Equal(t, tc.dev, p.Deviations(), tc.name)
+		_, err = decodeAll(strings.NewReader(tc.in), "multipart/mixed; boundary=b", Strict(true))
+		if tc.dev != 0 {
+			require.ErrorIs(t, err, ErrNonconforming, tc.name)
+		} else {
+			require.NoError(t, err, tc.name)
+		}
+	}
+	_, err := decodeAll(strings.NewReader("--b\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b--\r\n--b--"), "multipart/mixed; boundary=b")
+	require.ErrorIs(t, err, ErrBoundary)
+}

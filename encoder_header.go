@@ -312,6 +312,27 @@ func classifyLine(line []byte, dash string) (isDelim, maybe bool) {
 	return isDelim, isDelim
 }
 
+// delimiterLineIn returns the first line of a header block (the start line
+// or a header line, such as a method or header name "--b") that starts with
+// an open dash-boundary, or nil. Such a block is refused like such a body
+// line: a reader would end the part there.
+func (e *Encoder) delimiterLineIn(block []byte) []byte {
+	for len(block) > 0 {
+		line := block
+		if i := bytes.IndexByte(block, '\n'); i >= 0 {
+			line, block = block[:i], block[i+1:]
+		} else {
+			block = nil
+		}
+		if len(line) > 1 && line[0] == '-' && line[1] == '-' {
+			if isDelim, _ := e.classify(line); isDelim {
+				return line
+			}
+		}
+	}
+	return nil
+}
+
 // classify is classifyLine against every open boundary.
 func (e *Encoder) classify(line []byte) (isDelim, maybe bool) {
 	isDelim, maybe = classifyLine(line, e.dash)

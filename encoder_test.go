@@ -218,6 +218,8 @@ func TestEncoderErrors(t *testing.T) {
 		{"body ends in delimiter", nil, []step{{op: get, body: "a\n--b"}}, ErrUnsafe, "body"},
 		{"body ends in close delimiter with padding", nil, []step{{op: get, body: "a\n--b-- "}}, ErrUnsafe, "body"},
 		{"body with endless padding", nil, []step{{op: get, body: "a\n--b" + strings.Repeat(" ", 200) + "x"}}, ErrUnsafe, "body"},
+		{"method starting with the delimiter", nil, []step{{op: &Operation{Message: Request, Method: "--b", Target: "/x"}}}, ErrUnsafe, "Operation"},
+		{"header name starting with the delimiter", []Option{WithBoundary("1")}, []step{{op: &Operation{Message: Request, Method: "GET", Target: "/x", Header: []Field{{Name: "--1x", Value: "v"}}}}}, ErrUnsafe, "Operation"},
 		{"body line starting with the delimiter", nil, []step{{op: get, body: "a\r\n--bz\r\n"}}, ErrUnsafe, "body"},
 		{"body line starting with the close delimiter", nil, []step{{op: get, body: "a\r\n--b--x"}}, ErrUnsafe, "body"},
 		{"changeset delimiter in changeset body", nil, []step{{begin: true, csBoundary: "c"}, {op: get, body: "--c\r\n"}}, ErrUnsafe, "body"},

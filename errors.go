@@ -154,6 +154,10 @@ const (
 	// DevBoundary: a boundary RFC 2046 does not allow, such as the Outlook
 	// documentation's "batch_{batchId}" or one longer than 70 characters.
 	DevBoundary
+	// DevHeaderSyntax: whitespace between a header name and its colon, or a
+	// lone CR inside a header value (RFC 9112 §5.1, §2.2); the name is read
+	// without the whitespace and the value as it is.
+	DevHeaderSyntax
 )
 
 var devNames = [...]string{
@@ -169,6 +173,7 @@ var devNames = [...]string{
 	"msgtype disagrees with the start line",
 	"folded header line",
 	"boundary outside RFC 2046",
+	"malformed header line",
 }
 
 // String names the deviations in d, separated by commas.

@@ -122,6 +122,12 @@ func (d *Decoder) pushChangeset(params []byte, off int64) error {
 	if top+1 > d.opts.maxDepth {
 		return d.syntaxErrorAt(off, ErrTooDeep, 0, "")
 	}
+	for i := range d.levels {
+		if bytes.Equal(d.levels[i].boundary(), b) {
+			// Olingo refuses it too: every delimiter would be both.
+			return d.syntaxErrorAt(off, ErrBoundary, 0, "changeset boundary "+quote(string(b))+" equals an enclosing boundary")
+		}
+	}
 	if len(d.levels) < cap(d.levels) {
 		d.levels = d.levels[:top+2]
 	} else {
@@ -200,6 +206,13 @@ func (d *Decoder) readHeaders(spans *[]fieldSpan, limit int) (ended bool, err er
 			vs++
 		}
 		ve := vs + len(trimRightWS(line[vs:]))
+		// RFC 9112 §5.1: no whitespace between name and colon; a CR
+		// alone inside a value is no line break (RFC 9112 §2.2).
+		if nameEnd < colon || bytes.IndexByte(line[vs:ve], '\r') >= 0 {
+			if err := d.deviate(DevHeaderSyntax, off); err != nil {
+				return false, err
+			}
+		}
 		// One copy of the line up to the value's end; name and value
 		// are spans of it.
 		base := len(d.meta)
@@ -276,6 +289,11 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 	}
 	if f := lookupSpan(d.espans, d.meta, "content-length"); f != nil {
 		n, ok := parseLength(f.value.of(d.meta))
+		for _, g := range d.espans {
+			if g.offset != f.offset && equalFold(g.name.of(d.meta), "content-length") && !bytes.Equal(g.value.of(d.meta), f.value.of(d.meta)) {
+				ok = false // disagreeing duplicates
+			}
+		}
 		if !ok {
 			if err := d.deviate(DevContentLength, f.offset); err != nil {
 				return err
