@@ -308,14 +308,12 @@ func (e *Encoder) CreateOperation(op *Operation) (io.Writer, error) {
 		err.Part = e.parts
 		return nil, e.fail(err)
 	}
-	e.buf = e.appendDelimiter(e.buf)
-	mark := len(e.buf)
-	e.buf = e.appendOperation(e.buf, op)
-	if line := e.delimiterLineIn(e.buf[mark:]); line != nil {
-		e.buf = e.buf[:0] // nothing of it is written: the error is sticky
+	if line := e.delimiterLineIn(op); line != "" {
 		return nil, e.fail(&EncodeError{Part: e.parts, Field: "Operation", Err: ErrUnsafe,
-			Detail: "a start or header line would be read as a delimiter: " + quote(string(line))})
+			Detail: "a start or header line would be read as a delimiter: " + quote(line)})
 	}
+	e.buf = e.appendDelimiter(e.buf)
+	e.buf = e.appendOperation(e.buf, op)
 	if err := e.flush(); err != nil {
 		return nil, err
 	}

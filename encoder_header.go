@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"net/textproto"
 	"strconv"
 	"strings"
 )
@@ -312,25 +313,28 @@ func classifyLine(line []byte, dash string) (isDelim, maybe bool) {
 	return isDelim, isDelim
 }
 
-// delimiterLineIn returns the first line of a header block (the start line
-// or a header line, such as a method or header name "--b") that starts with
-// an open dash-boundary, or nil. Such a block is refused like such a body
-// line: a reader would end the part there.
-func (e *Encoder) delimiterLineIn(block []byte) []byte {
-	for len(block) > 0 {
-		line := block
-		if i := bytes.IndexByte(block, '\n'); i >= 0 {
-			line, block = block[:i], block[i+1:]
-		} else {
-			block = nil
+// delimiterLineIn returns the first line of op's header block that would
+// start with an open dash-boundary, or "": a method, or a header name, such
+// as "--b". Such a block is refused like such a body line, as a reader would
+// end the part there. Only lines that start with "--" are looked at closely,
+// so the common case costs a byte comparison per field.
+func (e *Encoder) delimiterLineIn(op *Operation) string {
+	if op.Message == Request && strings.HasPrefix(op.Method, "--") {
+		if isDelim, _ := e.classify([]byte(op.Method)); isDelim {
+			return op.Method
 		}
-		if len(line) > 1 && line[0] == '-' && line[1] == '-' {
-			if isDelim, _ := e.classify(line); isDelim {
-				return line
+	}
+	for _, fs := range [][]Field{op.PartHeader, op.Header} {
+		for _, f := range fs {
+			if strings.HasPrefix(f.Name, "--") {
+				name := textproto.CanonicalMIMEHeaderKey(f.Name)
+				if isDelim, _ := e.classify([]byte(name)); isDelim {
+					return name
+				}
 			}
 		}
 	}
-	return nil
+	return ""
 }
 
 // classify is classifyLine against every open boundary.
