@@ -90,42 +90,33 @@ func benchOp(resp bool, i int, body []byte) *Operation {
 // build encodes the workload's items into data, and prepares the stdlib
 // encoder's headers.
 func (w *workload) build() {
-	var buf bytes.Buffer
-	e, err := NewEncoder(&buf, WithBoundary(w.boundary), WithDialect(w.dialect))
-	if err != nil {
-		panic(err)
-	}
 	for i := range w.items {
 		it := &w.items[i]
-		switch {
-		case it.begin:
-			err = e.BeginChangesetWith(it.cs, nil)
-		case it.end:
-			err = e.EndChangeset()
-		default:
-			w.ops++
-			w.bodyBytes += int64(len(it.body))
-			err = e.WriteOperation(it.op, bytes.NewReader(it.body))
-			it.mimeHdr = textproto.MIMEHeader{"Content-Type": {"application/http"}, "Content-Transfer-Encoding": {"binary"}}
-			if w.dialect == UCWA {
-				it.mimeHdr = textproto.MIMEHeader{"Content-Type": {"application/http; msgtype=" + it.op.Message.String()}}
-			}
-			if it.op.ContentID != "" {
-				it.mimeHdr.Set("Content-ID", it.op.ContentID)
-			}
-			it.httpHdr = make(http.Header)
-			for _, f := range it.op.Header {
-				it.httpHdr.Add(f.Name, f.Value)
-			}
+		if it.begin || it.end {
+			continue
 		}
-		if err != nil {
-			panic(err)
+		w.ops++
+		w.bodyBytes += int64(len(it.body))
+		it.mimeHdr = textproto.MIMEHeader{"Content-Type": {"application/http"}, "Content-Transfer-Encoding": {"binary"}}
+		if w.dialect == UCWA {
+			it.mimeHdr = textproto.MIMEHeader{"Content-Type": {"application/http; msgtype=" + it.op.Message.String()}}
+		}
+		if it.op.ContentID != "" {
+			it.mimeHdr.Set("Content-ID", it.op.ContentID)
+		}
+		it.httpHdr = make(http.Header)
+		for _, f := range it.op.Header {
+			it.httpHdr.Add(f.Name, f.Value)
 		}
 	}
-	if err := e.Close(); err != nil {
+	var buf bytes.Buffer
+	if err := encodeBatch(w, &buf); err != nil {
 		panic(err)
 	}
-	w.data, w.contentType = buf.Bytes(), e.ContentType()
+	w.data, w.contentType = buf.Bytes(), FormatContentType("multipart/mixed", w.boundary)
+	if w.dialect == UCWA {
+		w.contentType = FormatContentType("multipart/batching", w.boundary)
+	}
 	if w.lf {
 		w.data = bytes.ReplaceAll(w.data, []byte("\r\n"), []byte("\n"))
 	}
