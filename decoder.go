@@ -27,7 +27,7 @@ import (
 // that same error again. A Decoder is not safe for concurrent use.
 type Decoder struct {
 	r    io.Reader
-	opts options
+	opts decodeOptions
 
 	buf  []byte
 	rp   int   // start of the unread window buf[rp:wp]
@@ -76,7 +76,7 @@ type Decoder struct {
 // [ErrBoundary] (as a *SyntaxError) when contentType is not such a type (see
 // [ParseContentType]). A boundary outside RFC 2046 that the decoder still
 // reads is a deviation ([DevBoundary]), an error in strict mode.
-func NewDecoder(r io.Reader, contentType string, opts ...Option) (*Decoder, error) {
+func NewDecoder(r io.Reader, contentType string, opts ...DecodeOption) (*Decoder, error) {
 	_, b, err := ParseContentType(contentType)
 	if err != nil {
 		return nil, err
@@ -88,7 +88,7 @@ func NewDecoder(r io.Reader, contentType string, opts ...Option) (*Decoder, erro
 // boundary, for callers that know the boundary without a Content-Type. It
 // fails with [ErrBoundary] when the decoder cannot read such a boundary, as
 // NewDecoder does.
-func NewDecoderBoundary(r io.Reader, boundary string, opts ...Option) (*Decoder, error) {
+func NewDecoderBoundary(r io.Reader, boundary string, opts ...DecodeOption) (*Decoder, error) {
 	d := new(Decoder)
 	if err := d.Reset(r, boundary, opts...); err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func NewDecoderBoundary(r io.Reader, boundary string, opts ...Option) (*Decoder,
 // [ParseContentType] returns it), with opts applied over the defaults. It
 // keeps the buffers, so a reused Decoder decodes without allocating. Its
 // errors are NewDecoderBoundary's.
-func (d *Decoder) Reset(r io.Reader, boundary string, opts ...Option) error {
+func (d *Decoder) Reset(r io.Reader, boundary string, opts ...DecodeOption) error {
 	if !readableBoundary(boundary) {
 		return &SyntaxError{Offset: -1, Part: -1, Err: ErrBoundary, Detail: "boundary " + quote(boundary)}
 	}
@@ -114,7 +114,7 @@ func (d *Decoder) Reset(r io.Reader, boundary string, opts ...Option) error {
 	return nil
 }
 
-func (d *Decoder) init(r io.Reader, boundary string, opts []Option) {
+func (d *Decoder) init(r io.Reader, boundary string, opts []DecodeOption) {
 	buf, levels := d.buf, d.levels[:0]
 	if cap(levels) == 0 {
 		levels = make([]level, 0, 2)
@@ -133,7 +133,7 @@ func (d *Decoder) init(r io.Reader, boundary string, opts []Option) {
 		pviews:   d.pviews[:0],
 		eviews:   d.eviews[:0],
 	}
-	buildOptions(&d.opts, opts)
+	buildDecodeOptions(&d.opts, opts)
 	if n := d.opts.bufferSize; cap(buf) < n || cap(buf) > 2*n {
 		buf = make([]byte, n)
 	}

@@ -66,7 +66,7 @@ func collect[T any](d *Decoder, fn func(p *Part) (T, error)) ([]T, error) {
 }
 
 // decodeAll decodes a whole batch into its parts, bodies read whole.
-func decodeAll(in io.Reader, contentType string, opts ...Option) ([]decoded, error) {
+func decodeAll(in io.Reader, contentType string, opts ...DecodeOption) ([]decoded, error) {
 	d, err := NewDecoder(in, contentType, opts...)
 	if err != nil {
 		return nil, err
@@ -86,8 +86,8 @@ func decodedOf(p *Part) (decoded, error) {
 		Proto:      string(p.Proto()),
 		Status:     p.StatusCode(),
 		Reason:     string(p.Reason()),
-		PartHeader: fieldsOf(p.Header()),
-		Header:     fieldsOf(p.HTTPHeader()),
+		PartHeader: fieldsOf(p.PartHeader()),
+		Header:     fieldsOf(p.Header()),
 	}
 	if id, ok := p.ContentID(); ok {
 		s := string(id)
@@ -453,7 +453,7 @@ func TestInputErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		in     string
-		opts   []Option
+		opts   []DecodeOption
 		want   error
 		offset int64
 		part   int
@@ -466,12 +466,12 @@ func TestInputErrors(t *testing.T) {
 		{"start line", op + "GET\r\n\r\n--b--", nil, ErrStartLine, 39, 0},
 		{"status", op + "HTTP/1.1 2xx OK\r\n\r\n--b--", nil, ErrStartLine, 39, 0},
 		{"no message", op + "--b--", nil, ErrStartLine, 39, 0},
-		{"too many parts", op + "GET / HTTP/1.1\r\n\r\n\r\n" + op + "GET / HTTP/1.1\r\n\r\n\r\n--b--", []Option{MaxParts(1)}, ErrTooManyParts, 59, 1},
-		{"too deep", "--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c--\r\n--b--", []Option{MaxDepth(0)}, ErrTooDeep, 5, 0},
+		{"too many parts", op + "GET / HTTP/1.1\r\n\r\n\r\n" + op + "GET / HTTP/1.1\r\n\r\n\r\n--b--", []DecodeOption{MaxParts(1)}, ErrTooManyParts, 59, 1},
+		{"too deep", "--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c--\r\n--b--", []DecodeOption{MaxDepth(1)}, ErrTooDeep, 5, 0},
 		{"bad changeset boundary", "--b\r\nContent-Type: multipart/mixed; boundary=\"\"\r\n\r\n--b--", nil, ErrBoundary, 5, 0},
-		{"line too long", op + "GET /" + strings.Repeat("a", 1000) + " HTTP/1.1\r\n\r\n--b--", []Option{MaxLineLength(200)}, ErrLineTooLong, 39, 0},
-		{"header too large", op + "GET / HTTP/1.1\r\n" + strings.Repeat("A: b\r\n", 100) + "\r\n--b--", []Option{MaxHeaderBytes(1000)}, ErrHeaderTooLarge, 139, 0},
-		{"padding too long", "--b" + strings.Repeat(" ", 1000) + "\r\n--b--", []Option{MaxLineLength(200)}, ErrLineTooLong, 0, -1},
+		{"line too long", op + "GET /" + strings.Repeat("a", 1000) + " HTTP/1.1\r\n\r\n--b--", []DecodeOption{MaxLineLength(200)}, ErrLineTooLong, 39, 0},
+		{"header too large", op + "GET / HTTP/1.1\r\n" + strings.Repeat("A: b\r\n", 100) + "\r\n--b--", []DecodeOption{MaxHeaderBytes(1000)}, ErrHeaderTooLarge, 139, 0},
+		{"padding too long", "--b" + strings.Repeat(" ", 1000) + "\r\n--b--", []DecodeOption{MaxLineLength(200)}, ErrLineTooLong, 0, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := decodeAll(strings.NewReader(tc.in), "multipart/mixed; boundary=b", tc.opts...)

@@ -43,54 +43,57 @@ func (d Dialect) String() string {
 	return "dialect(" + strconv.Itoa(int(d)) + ")"
 }
 
+// EncodeOption configures an [Encoder]. Options are values: build them once
+// and pass them to [NewEncoder]; later options override earlier ones.
+type EncodeOption func(*encodeOptions)
+
 // encodeOptions holds the encoder's settings.
 type encodeOptions struct {
 	dialect        Dialect
 	boundary       string // "" means NewBoundary("batch_")
 	finalLineBreak bool
 	csMax          int // > 0: buffer changesets up to csMax bytes for Content-Length
-
-	absoluteTargets bool // WriteRequest (http.go) keeps absolute URLs absolute
 }
 
 func defaultEncodeOptions() encodeOptions {
 	return encodeOptions{finalLineBreak: true}
 }
 
-// WithDialect (encoding) selects the wire layout. Default [ODataV4].
-func WithDialect(d Dialect) Option {
-	return func(o *options) { o.enc.dialect = d }
+// WithDialect selects the wire layout. Affects encoding. Default [ODataV4].
+func WithDialect(d Dialect) EncodeOption {
+	return func(o *encodeOptions) { o.dialect = d }
 }
 
-// WithBoundary (encoding) sets the batch boundary instead of a random
-// "batch_" + 32 hex digits from crypto/rand. Callers use it for
-// deterministic output (tests, golden files) or to match a boundary already
-// announced. [NewEncoder] fails with [ErrBoundary] unless [ValidBoundary]
-// accepts it. A chosen boundary may occur in a body; the encoder refuses such
-// a body ([ErrUnsafe]) rather than write an ambiguous batch.
-func WithBoundary(b string) Option {
-	return func(o *options) { o.enc.boundary = b }
+// WithBoundary sets the batch boundary instead of a random "batch_" + 32
+// hex digits from crypto/rand. Callers use it for deterministic output
+// (tests, golden files) or to match a boundary already announced. Affects
+// encoding. [NewEncoder] fails with [ErrBoundary] unless [ValidBoundary]
+// accepts it. A chosen boundary may occur in a body; the encoder refuses
+// such a body ([ErrUnsafe]) rather than write an ambiguous batch.
+func WithBoundary(b string) EncodeOption {
+	return func(o *encodeOptions) { o.boundary = b }
 }
 
-// FinalLineBreak (encoding) says whether a CRLF follows the close delimiter
-// of the batch. Default true: Outlook requires it after a final POST and
-// UI5's reader loses the last part without it; turn it off only for a reader
-// that breaks on it (some Azure Storage clients did).
-func FinalLineBreak(on bool) Option {
-	return func(o *options) { o.enc.finalLineBreak = on }
+// FinalLineBreak says whether a CRLF follows the close delimiter of the
+// batch. Affects encoding. Default true: Outlook requires it after a final
+// POST and UI5's reader loses the last part without it; turn it off only for
+// a reader that breaks on it (some Azure Storage clients did).
+func FinalLineBreak(on bool) EncodeOption {
+	return func(o *encodeOptions) { o.finalLineBreak = on }
 }
 
-// ChangesetContentLength (encoding) writes a Content-Length header on each
-// changeset part, as the SharePoint (OData v3) documentation shows. The
-// header precedes the changeset, so the encoder must hold the whole
-// changeset in memory until [Encoder.EndChangeset]: its delimiters, part
-// headers and bodies, copied. That buffering is the cost: memory up to max
-// bytes per encoder, and bodies inside changesets are no longer streamed to
-// the writer as they arrive. A changeset larger than max fails with
-// [ErrChangesetTooLarge]. max <= 0, the default, turns the header off and
-// streams everything.
-func ChangesetContentLength(max int) Option {
-	return func(o *options) { o.enc.csMax = max }
+// ChangesetContentLength writes a Content-Length header on each changeset
+// part, as the SharePoint (OData v3) documentation shows. The header
+// precedes the changeset, so the encoder must hold the whole changeset in
+// memory until [Encoder.EndChangeset]: its delimiters, part headers and
+// bodies, copied. That buffering is the cost: memory up to max bytes per
+// encoder, and bodies inside changesets are no longer streamed to the writer
+// as they arrive. A changeset larger than max fails with
+// [ErrChangesetTooLarge]. Affects encoding. Default off; max <= 0 turns the
+// header off and streams everything (this option's "default" is off, so the
+// codec's rule that a non-positive limit means the default holds).
+func ChangesetContentLength(max int) EncodeOption {
+	return func(o *encodeOptions) { o.csMax = max }
 }
 
 // Sentinel errors of the encoder. Each comes wrapped in an [*EncodeError]
@@ -230,10 +233,13 @@ type Encoder struct {
 // NewEncoder returns an encoder writing to w. It fails with [ErrBoundary]
 // when [WithBoundary] gave an invalid boundary and with [ErrDialect] for an
 // unknown dialect; nothing is written until the first part.
-func NewEncoder(w io.Writer, opts ...Option) (*Encoder, error) {
-	var all options
-	buildOptions(&all, opts)
-	o := all.enc
+func NewEncoder(w io.Writer, opts ...EncodeOption) (*Encoder, error) {
+	o := defaultEncodeOptions()
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
 	if o.dialect > UCWA {
 		return nil, &EncodeError{Part: -1, Field: "dialect", Err: ErrDialect, Detail: o.dialect.String()}
 	}
@@ -262,6 +268,15 @@ func NewEncoder(w io.Writer, opts ...Option) (*Encoder, error) {
 // Boundary returns the batch boundary, chosen at random unless
 // [WithBoundary] set it.
 func (e *Encoder) Boundary() string { return e.boundary }
+
+// Err returns the error that stopped the encoder, nil if none: errors are
+// sticky, so every later call returns it too. A caller that writes through
+// the io.Writer of [Encoder.CreateOperation] uses it to learn whether the
+// batch is still being written.
+func (e *Encoder) Err() error { return e.err }
+
+// Dialect returns the dialect the encoder writes ([WithDialect]).
+func (e *Encoder) Dialect() Dialect { return e.opt.dialect }
 
 // ContentType returns the Content-Type value for the HTTP message that
 // carries the batch: "multipart/mixed; boundary=…", or

@@ -3,8 +3,6 @@ package batch
 import (
 	"bytes"
 	"io"
-	"net/http"
-	"net/textproto"
 	"strconv"
 	"strings"
 )
@@ -80,6 +78,21 @@ func (e *Encoder) fail(err error) error {
 		e.err = err
 	}
 	return e.err
+}
+
+// Validate reports whether the encoder would write op, without writing
+// anything: the checks [Encoder.CreateOperation] makes of the start line,
+// the Content-ID and the header fields (not the delimiter check, which
+// depends on the batch's boundaries). It returns nil or an [*EncodeError]
+// whose Part is -1, wrapping [ErrInvalidOperation] or [ErrUnsafe]. A server
+// uses it to decide, before it commits a changeset, that every answer in it
+// can be written.
+func (op *Operation) Validate() error {
+	if err := validateOperation(op); err != nil {
+		err.Part = -1
+		return err
+	}
+	return nil
 }
 
 // validateOperation checks everything of op that the encoder writes. It
@@ -224,7 +237,7 @@ func (e *Encoder) appendOperation(b []byte, op *Operation) []byte {
 	} else {
 		reason := op.Reason
 		if reason == "" {
-			reason = http.StatusText(op.StatusCode)
+			reason = statusText(op.StatusCode)
 		}
 		b = append(b, "HTTP/1.1 "...)
 		b = strconv.AppendInt(b, int64(op.StatusCode), 10)
@@ -257,9 +270,18 @@ func appendFields(b []byte, fs []Field, changeset bool) []byte {
 // the first letter and each letter after a hyphen upper case, the others
 // lower case.
 func appendField(b []byte, f Field) []byte {
+	b = appendCanonical(b, f.Name)
+	b = append(b, ": "...)
+	b = append(b, f.Value...)
+	return append(b, crlf...)
+}
+
+// appendCanonical appends name in canonical form: the first letter and each
+// letter after a hyphen upper case, the others lower case.
+func appendCanonical(b []byte, name string) []byte {
 	upper := true
-	for i := 0; i < len(f.Name); i++ {
-		c := f.Name[i]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
 		if upper && 'a' <= c && c <= 'z' {
 			c -= 'a' - 'A'
 		} else if !upper && 'A' <= c && c <= 'Z' {
@@ -268,9 +290,7 @@ func appendField(b []byte, f Field) []byte {
 		b = append(b, c)
 		upper = c == '-'
 	}
-	b = append(b, ": "...)
-	b = append(b, f.Value...)
-	return append(b, crlf...)
+	return b
 }
 
 // appendParam appends a boundary parameter value, quoted only where RFC
@@ -327,9 +347,9 @@ func (e *Encoder) delimiterLineIn(op *Operation) string {
 	for _, fs := range [][]Field{op.PartHeader, op.Header} {
 		for _, f := range fs {
 			if strings.HasPrefix(f.Name, "--") {
-				name := textproto.CanonicalMIMEHeaderKey(f.Name)
-				if isDelim, _ := e.classify([]byte(name)); isDelim {
-					return name
+				name := appendCanonical(nil, f.Name)
+				if isDelim, _ := e.classify(name); isDelim {
+					return string(name)
 				}
 			}
 		}

@@ -49,7 +49,7 @@ func TestEncoderLayout(t *testing.T) {
 	get := &Operation{Message: Request, Method: "GET", Target: "/a"}
 	tests := []struct {
 		name  string
-		opts  []Option
+		opts  []EncodeOption
 		steps []step
 		want  string
 	}{{
@@ -57,7 +57,7 @@ func TestEncoderLayout(t *testing.T) {
 		want: "--b--\r\n",
 	}, {
 		name:  "no final line break",
-		opts:  []Option{FinalLineBreak(false)},
+		opts:  []EncodeOption{FinalLineBreak(false)},
 		steps: []step{{op: get}},
 		want:  "--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nGET /a HTTP/1.1\r\n\r\n\r\n--b--",
 	}, {
@@ -84,17 +84,17 @@ func TestEncoderLayout(t *testing.T) {
 			"\r\n--b--\r\n",
 	}, {
 		name:  "empty changeset, sharepoint, quoted boundary",
-		opts:  []Option{WithDialect(SharePoint)},
+		opts:  []EncodeOption{WithDialect(SharePoint)},
 		steps: []step{{begin: true, csBoundary: "c:1", csHeader: []Field{{Name: "host", Value: "h"}, {Name: "Content-Length", Value: "1"}}}, {end: true}},
 		want:  "--b\r\nContent-Type: multipart/mixed; boundary=\"c:1\"\r\nHost: h\r\nContent-Transfer-Encoding: binary\r\n\r\n--c:1--\r\n--b--\r\n",
 	}, {
 		name:  "content-length of an empty changeset",
-		opts:  []Option{ChangesetContentLength(100)},
+		opts:  []EncodeOption{ChangesetContentLength(100)},
 		steps: []step{{begin: true, csBoundary: "c"}, {end: true}},
 		want:  "--b\r\nContent-Type: multipart/mixed; boundary=c\r\nContent-Length: 5\r\n\r\n--c--\r\n--b--\r\n",
 	}, {
 		name:  "ucwa response",
-		opts:  []Option{WithDialect(UCWA)},
+		opts:  []EncodeOption{WithDialect(UCWA)},
 		steps: []step{{op: &Operation{Message: Response, StatusCode: 200, Reason: "OK"}, body: "{}"}},
 		want:  "--b\r\nContent-Type: application/http; msgtype=response\r\n\r\nHTTP/1.1 200 OK\r\n\r\n{}\r\n--b--\r\n",
 	}, {
@@ -106,7 +106,7 @@ func TestEncoderLayout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			e, err := NewEncoder(&buf, append([]Option{WithBoundary("b")}, tt.opts...)...)
+			e, err := NewEncoder(&buf, append([]EncodeOption{WithBoundary("b")}, tt.opts...)...)
 			require.NoError(t, err)
 			require.NoError(t, run(e, tt.steps))
 			if diff := cmp.Diff(tt.want, buf.String()); diff != "" {
@@ -178,7 +178,7 @@ func TestEncoderErrors(t *testing.T) {
 	get := &Operation{Message: Request, Method: "GET", Target: "/a"}
 	tests := []struct {
 		name  string
-		opts  []Option
+		opts  []EncodeOption
 		steps []step
 		want  error
 		field string
@@ -219,7 +219,7 @@ func TestEncoderErrors(t *testing.T) {
 		{"body ends in close delimiter with padding", nil, []step{{op: get, body: "a\n--b-- "}}, ErrUnsafe, "body"},
 		{"body with endless padding", nil, []step{{op: get, body: "a\n--b" + strings.Repeat(" ", 200) + "x"}}, ErrUnsafe, "body"},
 		{"method starting with the delimiter", nil, []step{{op: &Operation{Message: Request, Method: "--b", Target: "/x"}}}, ErrUnsafe, "Operation"},
-		{"header name starting with the delimiter", []Option{WithBoundary("1")}, []step{{op: &Operation{Message: Request, Method: "GET", Target: "/x", Header: []Field{{Name: "--1x", Value: "v"}}}}}, ErrUnsafe, "Operation"},
+		{"header name starting with the delimiter", []EncodeOption{WithBoundary("1")}, []step{{op: &Operation{Message: Request, Method: "GET", Target: "/x", Header: []Field{{Name: "--1x", Value: "v"}}}}}, ErrUnsafe, "Operation"},
 		{"body line starting with the delimiter", nil, []step{{op: get, body: "a\r\n--bz\r\n"}}, ErrUnsafe, "body"},
 		{"body line starting with the close delimiter", nil, []step{{op: get, body: "a\r\n--b--x"}}, ErrUnsafe, "body"},
 		{"changeset delimiter in changeset body", nil, []step{{begin: true, csBoundary: "c"}, {op: get, body: "--c\r\n"}}, ErrUnsafe, "body"},
@@ -228,16 +228,16 @@ func TestEncoderErrors(t *testing.T) {
 		{"changeset boundary equal to batch", nil, []step{{begin: true, csBoundary: "b"}}, ErrBoundary, "boundary"},
 		{"changeset boundary b--", nil, []step{{begin: true, csBoundary: "b--"}}, ErrBoundary, "boundary"},
 		{"changeset part header with LF", nil, []step{{begin: true, csHeader: []Field{{Name: "Host", Value: "h\nx"}}}}, ErrUnsafe, "PartHeader[0].Value"},
-		{"changeset in ucwa", []Option{WithDialect(UCWA)}, []step{{begin: true}}, ErrDialect, "BeginChangeset"},
+		{"changeset in ucwa", []EncodeOption{WithDialect(UCWA)}, []step{{begin: true}}, ErrDialect, "BeginChangeset"},
 		{"nested changeset", nil, []step{{begin: true}, {begin: true}}, ErrEncoderState, "BeginChangeset"},
 		{"end without changeset", nil, []step{{end: true}}, ErrEncoderState, "EndChangeset"},
 		{"close with open changeset", nil, []step{{begin: true}, {op: get}}, ErrEncoderState, "Close"},
-		{"changeset too large", []Option{ChangesetContentLength(100)}, []step{{begin: true}, {op: get, body: strings.Repeat("x", 100)}}, ErrChangesetTooLarge, "changeset"},
+		{"changeset too large", []EncodeOption{ChangesetContentLength(100)}, []step{{begin: true}, {op: get, body: strings.Repeat("x", 100)}}, ErrChangesetTooLarge, "changeset"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			e, err := NewEncoder(&buf, append([]Option{WithBoundary("b")}, tt.opts...)...)
+			e, err := NewEncoder(&buf, append([]EncodeOption{WithBoundary("b")}, tt.opts...)...)
 			require.NoError(t, err)
 			err = run(e, tt.steps)
 			if !errors.Is(err, tt.want) {

@@ -51,7 +51,7 @@ func crlfText(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }
 type goldenVector struct {
 	name        string
 	file        string
-	opts        []Option
+	opts        []EncodeOption
 	contentType string
 	steps       []step
 }
@@ -112,7 +112,7 @@ func goldenVectors() []goldenVector {
 		// close delimiter; body bytes are kept as they are.
 		name:        "outlook-v2.0",
 		file:        "outlook_v2.batch",
-		opts:        []Option{WithBoundary("batch_myBatchId")},
+		opts:        []EncodeOption{WithBoundary("batch_myBatchId")},
 		contentType: "multipart/mixed; boundary=batch_myBatchId",
 		steps: []step{
 			{op: &Operation{Message: Request, Method: "GET", Target: "/api/v2.0/me/events?$select=subject,organizer"}},
@@ -124,7 +124,7 @@ func goldenVectors() []goldenVector {
 		// Seed 002: Outlook REST beta; the body ends in a line break.
 		name:        "outlook-beta",
 		file:        "outlook_beta.batch",
-		opts:        []Option{WithBoundary("batch_myBatchId")},
+		opts:        []EncodeOption{WithBoundary("batch_myBatchId")},
 		contentType: "multipart/mixed; boundary=batch_myBatchId",
 		steps: []step{
 			{op: &Operation{Message: Request, Method: "GET", Target: "/api/beta/me/events?$select=subject,organizer"}},
@@ -137,7 +137,7 @@ func goldenVectors() []goldenVector {
 		// reason phrase of 202 and the canonical "Odata-Version".
 		name:        "outlook-v2.0-response",
 		file:        "outlook_v2_response.batch",
-		opts:        []Option{WithBoundary("batchresponse_caad32b6-3fa6-4346-94d0-ee98e067318a")},
+		opts:        []EncodeOption{WithBoundary("batchresponse_caad32b6-3fa6-4346-94d0-ee98e067318a")},
 		contentType: "multipart/mixed; boundary=batchresponse_caad32b6-3fa6-4346-94d0-ee98e067318a",
 		steps: []step{
 			{op: &Operation{Message: Response, StatusCode: 200, Reason: "OK", Header: []Field{
@@ -151,7 +151,7 @@ func goldenVectors() []goldenVector {
 		// POSTs whose part carries Host and Content-Length.
 		name:        "sharepoint",
 		file:        "sharepoint.batch",
-		opts:        []Option{WithDialect(SharePoint), ChangesetContentLength(1 << 20), WithBoundary("batch_45473b4e-5ce5-409d-dd5a-3d60082df906")},
+		opts:        []EncodeOption{WithDialect(SharePoint), ChangesetContentLength(1 << 20), WithBoundary("batch_45473b4e-5ce5-409d-dd5a-3d60082df906")},
 		contentType: "multipart/mixed; boundary=batch_45473b4e-5ce5-409d-dd5a-3d60082df906",
 		steps: []step{
 			{op: &Operation{Message: Request, Method: "GET", Target: spTarget + "?$orderby=Title", Header: []Field{
@@ -171,7 +171,7 @@ func goldenVectors() []goldenVector {
 		// Content-Type has no space after ";".
 		name:        "ucwa",
 		file:        "ucwa.batch",
-		opts:        []Option{WithDialect(UCWA), WithBoundary("77f2569d-c005-442b-b856-782305305e5f")},
+		opts:        []EncodeOption{WithDialect(UCWA), WithBoundary("77f2569d-c005-442b-b856-782305305e5f")},
 		contentType: "multipart/batching; boundary=77f2569d-c005-442b-b856-782305305e5f",
 		steps: []step{
 			{op: &Operation{Message: Request, Method: "GET", Target: "/ucwa/oauth/v1/applications/103/people/contacts", Header: []Field{

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -77,20 +78,20 @@ func checkTyped(t *testing.T, what string, err error) {
 // limitCheck is a set of decoding limits and what they promise.
 type limitCheck struct {
 	name string
-	opts []Option
+	opts []DecodeOption
 }
 
 var fuzzLimits = []limitCheck{
 	{"default", nil},
-	{"tiny", []Option{BufferSize(1), MaxLineLength(1), MaxHeaderBytes(300), MaxParts(6), MaxDepth(1)}},
-	{"strict", []Option{Strict(true)}},
+	{"tiny", []DecodeOption{BufferSize(1), MaxLineLength(1), MaxHeaderBytes(300), MaxParts(6), MaxDepth(2)}},
+	{"strict", []DecodeOption{Strict(true)}},
 }
 
 // decodeChecked decodes data with opts, reading bodies in three ways by part
 // index (io.Copy, short Reads, or left to Next), and checks the decoder's
 // invariants after every step: typed errors, sticky errors, balanced
 // changesets, and memory within the limits.
-func decodeChecked(t *testing.T, name string, data []byte, contentType string, opts ...Option) ([]decoded, Deviation, error) {
+func decodeChecked(t *testing.T, name string, data []byte, contentType string, opts ...DecodeOption) ([]decoded, Deviation, error) {
 	t.Helper()
 	d, err := NewDecoder(bytes.NewReader(data), contentType, opts...)
 	if err != nil {
@@ -139,7 +140,7 @@ func decodeChecked(t *testing.T, name string, data []byte, contentType string, o
 			Kind: p.Kind().String(), Depth: p.Depth(), Boundary: string(p.Boundary()),
 			Message: p.Message().String(), Method: string(p.Method()), Target: string(p.Target()),
 			Proto: string(p.Proto()), Status: p.StatusCode(), Reason: string(p.Reason()),
-			PartHeader: fieldsOf(p.Header()), Header: fieldsOf(p.HTTPHeader()),
+			PartHeader: fieldsOf(p.PartHeader()), Header: fieldsOf(p.Header()),
 		}
 		if id, ok := p.ContentID(); ok {
 			s := string(id)
@@ -197,17 +198,17 @@ func decodeChecked(t *testing.T, name string, data []byte, contentType string, o
 // checkHeaderBytes checks that the views of a part hold no more than
 // MaxHeaderBytes allows: the MIME headers, and separately the start line
 // and embedded headers, each field charged fieldOverhead.
-func checkHeaderBytes(t *testing.T, name string, p *Part, o options) {
+func checkHeaderBytes(t *testing.T, name string, p *Part, o decodeOptions) {
 	t.Helper()
 	used := 0
-	for _, f := range p.Header() {
+	for _, f := range p.PartHeader() {
 		used += len(f.Name) + len(f.Value) + fieldOverhead
 	}
 	if used > o.maxPartHeader {
 		t.Fatalf("%s: part %d: MIME headers use %d bytes, limit %d", name, p.Index(), used, o.maxPartHeader)
 	}
 	used = len(p.Method()) + len(p.Target()) + len(p.Proto()) + len(p.Reason())
-	for _, f := range p.HTTPHeader() {
+	for _, f := range p.Header() {
 		used += len(f.Name) + len(f.Value) + fieldOverhead
 	}
 	if used > o.maxHeader {
@@ -445,10 +446,10 @@ func (s *fuzzSource) genBody(dashes []string) string {
 
 // genSteps builds a random batch from the fuzzer's bytes: its boundary,
 // encoder options and steps.
-func (s *fuzzSource) genSteps() (string, []Option, []step) {
+func (s *fuzzSource) genSteps() (string, []EncodeOption, []step) {
 	dialect := Dialect(s.intn(3))
 	b := s.genBoundary("b")
-	opts := []Option{WithBoundary(b), WithDialect(dialect)}
+	opts := []EncodeOption{WithBoundary(b), WithDialect(dialect)}
 	if s.intn(4) == 0 {
 		opts = append(opts, ChangesetContentLength(1<<20))
 	}
@@ -611,7 +612,7 @@ func stdlibRawOps(data []byte, boundary string) ([][]byte, error) {
 // writes only operations. An operation whose Content-ID came from its
 // embedded headers gets it as its ContentID (WIRE.md quirk 18); boundaries
 // the encoder cannot write are replaced.
-func reencodeSteps(data []byte, contentType string) (b string, opts []Option, steps []step, ok bool) {
+func reencodeSteps(data []byte, contentType string) (b string, opts []EncodeOption, steps []step, ok bool) {
 	mt, b, err := ParseContentType(contentType)
 	if err != nil {
 		return "", nil, nil, false
@@ -646,7 +647,7 @@ func reencodeSteps(data []byte, contentType string) (b string, opts []Option, st
 			if !ValidBoundary(cs) || confusable(cs, b) {
 				cs = "changeset_re" + strings.Repeat("_", ncs)
 			}
-			hdr := p.Header().Fields()
+			hdr := p.PartHeader().Fields()
 			if validateFields(hdr, "PartHeader") != nil {
 				hdr = nil
 			}
@@ -676,7 +677,7 @@ func reencodeSteps(data []byte, contentType string) (b string, opts []Option, st
 			steps = append(steps, step{op: &op, body: string(body)})
 		}
 	}
-	return b, []Option{WithBoundary(b), WithDialect(dialect)}, steps, true
+	return b, []EncodeOption{WithBoundary(b), WithDialect(dialect)}, steps, true
 }
 
 // FuzzReencode decodes arbitrary input; whatever decodes without error is
@@ -814,7 +815,7 @@ func batchParts(data []byte, boundary string) ([]stdPart, error) {
 	return collect(d, func(p *Part) (stdPart, error) {
 		sp := stdPart{
 			Kind: p.Kind().String(), Method: string(p.Method()), Target: string(p.Target()),
-			Status: p.StatusCode(), PartHeader: p.Header().HTTPHeader(), Header: p.HTTPHeader().HTTPHeader(),
+			Status: p.StatusCode(), PartHeader: httpHeaderOf(p.PartHeader()), Header: httpHeaderOf(p.Header()),
 		}
 		for _, k := range headersStdlibRewrites {
 			delete(sp.Header, k)
@@ -931,4 +932,15 @@ func FuzzTruncation(f *testing.F) {
 			t.Fatalf("cut just after the close delimiter (%d): %v", end, err)
 		}
 	})
+}
+
+// httpHeaderOf copies h into an http.Header with canonical names, as the
+// standard library's readers build theirs.
+func httpHeaderOf(h Header) http.Header {
+	out := make(http.Header, len(h))
+	for _, f := range h {
+		k := textproto.CanonicalMIMEHeaderKey(string(f.Name))
+		out[k] = append(out[k], string(f.Value))
+	}
+	return out
 }

@@ -2,8 +2,6 @@ package batch
 
 import (
 	"io"
-	"net/http"
-	"net/textproto"
 	"strconv"
 )
 
@@ -156,18 +154,6 @@ func (h Header) Fields() []Field {
 	return out
 }
 
-// HTTPHeader copies h into an [http.Header]. Names are canonicalised, as
-// http.Header requires; values are kept as read and duplicates are kept in
-// order.
-func (h Header) HTTPHeader() http.Header {
-	out := make(http.Header, len(h))
-	for _, f := range h {
-		k := textproto.CanonicalMIMEHeaderKey(string(f.Name))
-		out[k] = append(out[k], string(f.Value))
-	}
-	return out
-}
-
 // equalFold reports whether b equals s under ASCII case folding.
 func equalFold(b []byte, s string) bool {
 	if len(b) != len(s) {
@@ -269,20 +255,25 @@ func (p *Part) Deviations() Deviation { return p.dev }
 // call to Next, and must not be modified.
 func (p *Part) Boundary() []byte { return p.boundary }
 
-// Header returns the MIME part headers (Content-Type, Content-ID,
-// Content-Transfer-Encoding and any others), as read. The returned slices are
-// only valid until the next call to Next, and must not be modified.
-func (p *Part) Header() Header {
+// PartHeader returns the MIME part headers (Content-Type, Content-ID,
+// Content-Transfer-Encoding and any others), as read: the headers of the
+// MIME part, not of the HTTP message it embeds (see [Part.Header]). The
+// returned slices are only valid until the next call to Next, and must not
+// be modified.
+func (p *Part) PartHeader() Header {
 	if !p.views && p.d != nil {
 		p.d.headerViews()
 	}
 	return p.header
 }
 
-// HTTPHeader returns the embedded HTTP headers of an operation, raw: nothing
-// canonicalised or validated (WIRE.md quirk 16). The returned slices are only
-// valid until the next call to Next, and must not be modified.
-func (p *Part) HTTPHeader() Header {
+// Header returns the embedded HTTP headers of an operation, raw: nothing
+// canonicalised or validated (servers send header names in any case and
+// sometimes malformed lines, which the decoder reads and records as
+// deviations). The names match [Operation]'s: PartHeader for the MIME part,
+// Header for the HTTP message. The returned slices are only valid until the
+// next call to Next, and must not be modified.
+func (p *Part) Header() Header {
 	if !p.views && p.d != nil {
 		p.d.headerViews()
 	}
@@ -335,8 +326,8 @@ func (p *Part) Operation() Operation {
 		Proto:      string(p.proto),
 		StatusCode: p.status,
 		Reason:     string(p.reason),
-		PartHeader: p.Header().Fields(),
-		Header:     p.HTTPHeader().Fields(),
+		PartHeader: p.PartHeader().Fields(),
+		Header:     p.Header().Fields(),
 	}
 	if p.hasCID {
 		op.ContentID = string(p.contentID)

@@ -96,7 +96,7 @@ func decode(cfg *config, in io.Reader, stdout io.Writer) error {
 	// The library's limits guard servers; a person inspecting a payload
 	// wants it read whole, so they are raised, not removed: memory stays
 	// bounded (about 1 MiB of buffer, 8 MiB per header block).
-	opts := []batch.Option{
+	opts := []batch.DecodeOption{
 		batch.MaxLineLength(1 << 20),
 		batch.MaxHeaderBytes(8 << 20),
 		batch.MaxParts(1 << 20),
@@ -240,7 +240,7 @@ func jsonOperation(p *batch.Part, index int, sink *bodySink) *jsonOp {
 	if id, ok := p.ContentID(); ok {
 		op.ContentID = string(id)
 	}
-	for _, f := range p.HTTPHeader() {
+	for _, f := range p.Header() {
 		k := string(f.Name)
 		op.Headers[k] = append(op.Headers[k], string(f.Value))
 	}
@@ -278,7 +278,7 @@ func treeOperation(w io.Writer, p *batch.Part, index int, sink *bodySink) {
 			b.WriteString("  (content-id " + safeText(string(id)) + ")")
 		}
 	}
-	if ct, ok := p.HTTPHeader().Lookup("Content-Type"); ok {
+	if ct, ok := p.Header().Lookup("Content-Type"); ok {
 		b.WriteString("  " + safeText(string(ct)))
 	}
 	writeBodyInfo(&b, sink)
@@ -290,7 +290,7 @@ func treeOther(w io.Writer, p *batch.Part, sink *bodySink) {
 	var b strings.Builder
 	b.WriteString(indent(p.Depth()))
 	b.WriteString("other part")
-	if ct, ok := p.Header().Lookup("Content-Type"); ok {
+	if ct, ok := p.PartHeader().Lookup("Content-Type"); ok {
 		b.WriteString("  " + safeText(string(ct)))
 	} else {
 		b.WriteString("  (no content type)")

@@ -30,7 +30,7 @@ func encode(cfg *config, in io.Reader, stdout io.Writer) error {
 	default:
 		return badFlags("-dialect %q: want odata, sharepoint or ucwa", cfg.dialect)
 	}
-	opts := []batch.Option{batch.WithDialect(dialect)}
+	opts := []batch.EncodeOption{batch.WithDialect(dialect)}
 	if cfg.boundary != "" {
 		if !batch.ValidBoundary(cfg.boundary) {
 			return badFlags("-boundary %q: not a boundary RFC 2046 allows (1 to 70 of its characters, not ending in a space)", cfg.boundary)

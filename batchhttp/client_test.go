@@ -1,4 +1,4 @@
-package batch
+package batchhttp
 
 import (
 	"context"
@@ -13,28 +13,30 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/batchcodec/batch"
 )
 
 // testServer is a batch endpoint built from this package's decoder and
 // encoder, answering in one of the dialects: OData v4 keeps changeset
-// framing, SharePoint flattens it, UCWA has none. An operation whose target
+// framing, batch.SharePoint flattens it, batch.UCWA has none. An operation whose target
 // contains "fail" fails; in a changeset, that fails the whole changeset with
 // one response (framed as the dialect frames). Each answer echoes the method
 // and target it answers, and a POST answers 201 with a Location.
 type testServer struct {
-	dialect  Dialect
+	dialect  batch.Dialect
 	noIDs    bool // do not echo Content-IDs
 	reversed bool // answer top-level operations in reverse order (by Content-ID only)
 	prefix   string
 }
 
 type testOp struct {
-	op   Operation
+	op   batch.Operation
 	body string
 }
 
 func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	d, err := NewDecoder(r.Body, r.Header.Get("Content-Type"))
+	d, err := batch.NewDecoder(r.Body, r.Header.Get("Content-Type"))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -55,9 +57,9 @@ func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		switch p.Kind() {
-		case KindChangesetStart:
+		case batch.KindChangesetStart:
 			groups = append(groups, group{changeset: true})
-		case KindOperation:
+		case batch.KindOperation:
 			body, err := io.ReadAll(p)
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
@@ -76,15 +78,14 @@ func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			groups[i], groups[j] = groups[j], groups[i]
 		}
 	}
-	opts := []Option{WithDialect(s.dialect)}
-	enc, err := NewEncoder(w, opts...)
+	enc, err := batch.NewEncoder(w, batch.WithDialect(s.dialect))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", enc.ContentType())
 	answer := func(o testOp) error {
-		resp := Operation{Message: Response, StatusCode: 200}
+		resp := batch.Operation{Message: batch.Response, StatusCode: 200}
 		if !s.noIDs && o.op.ContentID != "" {
 			resp.ContentID = s.prefix + o.op.ContentID
 		}
@@ -93,7 +94,7 @@ func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			resp.StatusCode = 400
 		case o.op.Method == http.MethodPost:
 			resp.StatusCode = 201
-			resp.Header = []Field{{Name: "Location", Value: "/items(" + o.op.ContentID + ")"}}
+			resp.Header = []batch.Field{{Name: "Location", Value: "/items(" + o.op.ContentID + ")"}}
 		}
 		body := o.op.Method + " " + o.op.Target + " " + o.body
 		w, err := enc.CreateOperation(&resp)
@@ -111,7 +112,7 @@ func (s *testServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 		}
-		framed := g.changeset && s.dialect == ODataV4
+		framed := g.changeset && s.dialect == batch.ODataV4
 		if framed {
 			if err := enc.BeginChangeset(); err != nil {
 				panic(err)
@@ -152,10 +153,10 @@ func newReq(t *testing.T, method, target, body string) *http.Request {
 
 // roundTrip sends b to a test server and returns the answers' bodies and
 // status codes, in request order.
-func roundTrip(t *testing.T, s *testServer, b *RequestBatch, opts ...Option) ([]string, error) {
+func roundTrip(t *testing.T, s *testServer, b *RequestBatch, opts ...ClientOption) ([]string, error) {
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	req, err := b.NewRequest(context.Background(), srv.URL+"/api/v2.0/$batch", append([]Option{WithDialect(s.dialect)}, opts...)...)
+	req, err := b.NewRequest(context.Background(), srv.URL+"/api/v2.0/$batch", append([]ClientOption{Encoding(batch.WithDialect(s.dialect))}, opts...)...)
 	require.NoError(t, err)
 	resp, err := srv.Client().Do(req)
 	require.NoError(t, err)
@@ -199,12 +200,12 @@ func TestClientDialects(t *testing.T) {
 		cs   bool
 		want []string
 	}{
-		{"outlook v4 framed", testServer{dialect: ODataV4}, true, full},
-		{"sharepoint flattened", testServer{dialect: SharePoint}, true, full},
-		{"flattened without content-ids", testServer{dialect: SharePoint, noIDs: true}, true, full},
-		{"framed without content-ids", testServer{dialect: ODataV4, noIDs: true}, true, full},
-		{"google response- ids out of order", testServer{dialect: ODataV4, reversed: true, prefix: "response-"}, true, full},
-		{"ucwa", testServer{dialect: UCWA}, false, []string{full[0], full[6]}},
+		{"outlook v4 framed", testServer{dialect: batch.ODataV4}, true, full},
+		{"sharepoint flattened", testServer{dialect: batch.SharePoint}, true, full},
+		{"flattened without content-ids", testServer{dialect: batch.SharePoint, noIDs: true}, true, full},
+		{"framed without content-ids", testServer{dialect: batch.ODataV4, noIDs: true}, true, full},
+		{"google response- ids out of order", testServer{dialect: batch.ODataV4, reversed: true, prefix: "response-"}, true, full},
+		{"ucwa", testServer{dialect: batch.UCWA}, false, []string{full[0], full[6]}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := roundTrip(t, &tc.s, build(t, tc.cs))
@@ -231,8 +232,8 @@ func TestClientOuterErrors(t *testing.T) {
 		}, ErrNotBatch, "Retry-After 30"},
 		{"whole batch failed", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "multipart/mixed; boundary=b")
-			io.WriteString(w, "--b\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 400 Bad Request\r\n\r\ntoo many\r\n--b--\r\n")
-		}, ErrBatchFailed, "400 Bad Request for 2 requests"},
+			io.WriteString(w, "--b\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 400 Bad batch.Request\r\n\r\ntoo many\r\n--b--\r\n")
+		}, ErrBatchFailed, "400 Bad batch.Request for 2 requests"},
 		{"too few", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "multipart/mixed; boundary=b")
 			io.WriteString(w, "--b\r\nContent-Type: application/http\r\nContent-ID: 9\r\n\r\nHTTP/1.1 200 OK\r\n\r\n\r\n--b--\r\n")
@@ -264,7 +265,7 @@ func TestClientOuterHeaders(t *testing.T) {
 	defer srv.Close()
 	var b RequestBatch
 	b.Add(newReq(t, "GET", "/a", ""))
-	req, err := b.NewRequest(context.Background(), srv.URL, ContinueOnError(true), ODataVersion("4.0"), OuterHeader("Authorization", "Bearer x"), WithBoundary("batch_fixed"))
+	req, err := b.NewRequest(context.Background(), srv.URL, ContinueOnError(true), ODataVersion("4.0"), OuterHeader("Authorization", "Bearer x"), Encoding(batch.WithBoundary("batch_fixed")))
 	require.NoError(t, err)
 	resp, err := srv.Client().Do(req)
 	require.NoError(t, err)
@@ -331,14 +332,14 @@ func TestResolve(t *testing.T) {
 func TestPartHTTP(t *testing.T) {
 	in := "--b\r\nContent-Type: application/http\r\n\r\nPOST  Customers   HTTP/1.1\r\nhost: h.example\r\ncontent-type: application/json\r\nContent-Length: 0\r\n\r\n{}\r\n" +
 		"--b\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 204\r\nETag: W/\"1\"\r\n\r\n\r\n--b--"
-	d, err := NewDecoderBoundary(strings.NewReader(in), "b")
+	d, err := batch.NewDecoderBoundary(strings.NewReader(in), "b")
 	require.NoError(t, err)
 	base, _ := url.Parse("https://svc.example/odata/$batch")
 	p, err := d.Next()
 	require.NoError(t, err)
-	_, err = p.HTTPResponse(nil)
+	_, err = Response(p, nil)
 	require.ErrorIs(t, err, ErrNotResponse)
-	req, err := p.HTTPRequest(base)
+	req, err := Request(p, base)
 	require.NoError(t, err)
 	require.Equal(t, "POST", req.Method)
 	require.Equal(t, "https://svc.example/odata/Customers", req.URL.String())
@@ -352,9 +353,9 @@ func TestPartHTTP(t *testing.T) {
 	require.Equal(t, "{}", string(body))
 	p, err = d.Next()
 	require.NoError(t, err)
-	_, err = p.HTTPRequest(base)
+	_, err = Request(p, base)
 	require.ErrorIs(t, err, ErrNotRequest)
-	resp, err := p.HTTPResponse(req)
+	resp, err := Response(p, req)
 	require.NoError(t, err)
 	require.Equal(t, 204, resp.StatusCode)
 	require.Equal(t, "204", resp.Status)
@@ -401,7 +402,7 @@ func TestClientChangesetOnlyFailure(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "multipart/mixed; boundary=b")
-			op := "Content-Type: application/http\r\n\r\nHTTP/1.1 400 Bad Request\r\n\r\nno\r\n"
+			op := "Content-Type: application/http\r\n\r\nHTTP/1.1 400 Bad batch.Request\r\n\r\nno\r\n"
 			if framed {
 				io.WriteString(w, "--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n"+op+"--c--\r\n--b--\r\n")
 			} else {

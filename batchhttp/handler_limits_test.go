@@ -1,4 +1,4 @@
-package batch
+package batchhttp
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/batchcodec/batch"
 )
 
 // toCRLF turns the bare LFs of a hand-written batch into CRLF.
@@ -40,11 +42,11 @@ func TestHandlerLimits(t *testing.T) {
 		require.Contains(t, body, "more than 2 operations")
 		require.Empty(t, app.servedList(), "nothing may run")
 	})
-	t.Run("too many operations, UCWA", func(t *testing.T) {
+	t.Run("too many operations, batch.UCWA", func(t *testing.T) {
 		app := newTestApp()
 		srv := newBatchServer(t, app, MaxOperations(2))
 		b := three()
-		_, err := b.ReadResponse(post(t, srv, b, WithDialect(UCWA)))
+		_, err := b.ReadResponse(post(t, srv, b, Encoding(batch.WithDialect(batch.UCWA))))
 		var re *ResponseError
 		require.ErrorAs(t, err, &re)
 		require.ErrorIs(t, err, ErrNotBatch)
@@ -53,7 +55,7 @@ func TestHandlerLimits(t *testing.T) {
 	})
 	t.Run("too many parts", func(t *testing.T) {
 		app := newTestApp()
-		srv := newBatchServer(t, app, MaxParts(2))
+		srv := newBatchServer(t, app, Decoding(batch.MaxParts(2)))
 		outerError(t, post(t, srv, three()), http.StatusRequestEntityTooLarge)
 		require.Empty(t, app.servedList())
 	})
@@ -101,9 +103,9 @@ x
 		require.Contains(t, body, "a changeset inside a changeset (part 1 at offset")
 		require.Empty(t, app.servedList())
 	})
-	t.Run("MaxDepth 0", func(t *testing.T) {
+	t.Run("batch.MaxDepth 0", func(t *testing.T) {
 		app := newTestApp()
-		srv := newBatchServer(t, app, MaxDepth(0))
+		srv := newBatchServer(t, app, Decoding(batch.MaxDepth(1)))
 		body := outerError(t, postRaw(t, srv, "multipart/mixed; boundary=b", nested), http.StatusBadRequest)
 		require.Contains(t, body, "nested too deep")
 		require.Empty(t, app.servedList())
@@ -227,14 +229,14 @@ GET /items HTTP/1.1
 }
 
 func TestHandlerPanicAfterFlush(t *testing.T) {
-	// Part of the answer is out: the batch ends without its close
+	// batch.Part of the answer is out: the batch ends without its close
 	// delimiter, and the client's decoder says so.
 	srv := newBatchServer(t, newTestApp())
 	var b RequestBatch
 	b.Add(newReq(t, "GET", "/items", ""), newReq(t, "GET", "/flushpanic", ""), newReq(t, "GET", "/items", ""))
 	resp := post(t, srv, &b, ContinueOnError(true))
 	defer resp.Body.Close()
-	d, err := NewDecoder(resp.Body, resp.Header.Get("Content-Type"))
+	d, err := batch.NewDecoder(resp.Body, resp.Header.Get("Content-Type"))
 	require.NoError(t, err)
 	n := 0
 	for {
@@ -244,7 +246,7 @@ func TestHandlerPanicAfterFlush(t *testing.T) {
 		}
 		n++
 	}
-	require.ErrorIs(t, err, ErrTruncated)
+	require.ErrorIs(t, err, batch.ErrTruncated)
 	require.Equal(t, 2, n)
 }
 
@@ -255,7 +257,7 @@ func TestHandlerStreaming(t *testing.T) {
 	b.Add(newReq(t, "POST", "/items", "first"), newReq(t, "GET", "/slow", ""))
 	resp := post(t, srv, &b)
 	defer resp.Body.Close()
-	d, err := NewDecoder(resp.Body, resp.Header.Get("Content-Type"))
+	d, err := batch.NewDecoder(resp.Body, resp.Header.Get("Content-Type"))
 	require.NoError(t, err)
 	p, err := d.Next()
 	require.NoError(t, err)
@@ -304,7 +306,7 @@ func TestHandlerDialects(t *testing.T) {
 	}
 	partTypes := func(t *testing.T, resp *http.Response) (types []string, depths []int) {
 		defer resp.Body.Close()
-		d, err := NewDecoder(resp.Body, resp.Header.Get("Content-Type"))
+		d, err := batch.NewDecoder(resp.Body, resp.Header.Get("Content-Type"))
 		require.NoError(t, err)
 		for {
 			p, err := d.Next()
@@ -312,7 +314,7 @@ func TestHandlerDialects(t *testing.T) {
 				return types, depths
 			}
 			require.NoError(t, err)
-			types = append(types, string(p.Header().Get("Content-Type")))
+			types = append(types, string(p.PartHeader().Get("Content-Type")))
 			depths = append(depths, p.Depth())
 		}
 	}
@@ -325,8 +327,8 @@ func TestHandlerDialects(t *testing.T) {
 		require.True(t, strings.HasPrefix(types[0], "multipart/mixed; boundary=changesetresponse_"), types[0])
 		diff(t, "depths", []int{0, 1, 1, 0, 0}, depths) // start, two answers, end, GET
 	})
-	t.Run("SharePoint", func(t *testing.T) {
-		srv := newBatchServer(t, newTestApp(), WithDialect(SharePoint))
+	t.Run("batch.SharePoint", func(t *testing.T) {
+		srv := newBatchServer(t, newTestApp(), Encoding(batch.WithDialect(batch.SharePoint)))
 		b := build(true)
 		resp := post(t, srv, b, OuterHeader("DataServiceVersion", "3.0"))
 		require.Equal(t, "1.0", resp.Header.Get("DataServiceVersion"))
@@ -339,9 +341,9 @@ func TestHandlerDialects(t *testing.T) {
 		body, _ := io.ReadAll(resps[2].Body)
 		require.Equal(t, "a,b,a,b", string(body))
 	})
-	t.Run("UCWA", func(t *testing.T) {
+	t.Run("batch.UCWA", func(t *testing.T) {
 		srv := newBatchServer(t, newTestApp())
-		resp := post(t, srv, build(false), WithDialect(UCWA))
+		resp := post(t, srv, build(false), Encoding(batch.WithDialect(batch.UCWA)))
 		require.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/batching; boundary="))
 		types, _ := partTypes(t, resp)
 		diff(t, "part types", []string{"application/http; msgtype=response"}, types)
@@ -384,11 +386,11 @@ func TestHandlerLargeBatchMemory(t *testing.T) {
 	// The request is generated while it is sent: the client holds no
 	// more than the server should.
 	pr, pw := io.Pipe()
-	enc, err := NewEncoder(pw)
+	enc, err := batch.NewEncoder(pw)
 	require.NoError(t, err)
 	go func() {
 		payload := bytes.Repeat([]byte("0123456789abcdef"), size/16)
-		op := Operation{Message: Request, Method: "POST", Target: "/echo"}
+		op := batch.Operation{Message: batch.Request, Method: "POST", Target: "/echo"}
 		for i := 0; i < ops; i++ {
 			if err := enc.WriteOperation(&op, bytes.NewReader(payload)); err != nil {
 				pw.CloseWithError(err)
@@ -408,7 +410,7 @@ func TestHandlerLargeBatchMemory(t *testing.T) {
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	d, err := NewDecoder(resp.Body, resp.Header.Get("Content-Type"))
+	d, err := batch.NewDecoder(resp.Body, resp.Header.Get("Content-Type"))
 	require.NoError(t, err)
 	n, total := 0, int64(0)
 	for {
@@ -432,10 +434,10 @@ func TestHandlerLargeBatchMemory(t *testing.T) {
 }
 
 func TestHandlerSpoolFile(t *testing.T) {
-	// SpoolMemory(0) puts every body in a temporary file; the batch runs
+	// SpoolMemory(1) puts every body in a temporary file; the batch runs
 	// the same.
 	app := newTestApp()
-	srv := newBatchServer(t, app, SpoolMemory(0))
+	srv := newBatchServer(t, app, SpoolMemory(1))
 	var b RequestBatch
 	b.Add(newReq(t, "POST", "/items", "a"), newReq(t, "GET", "/items", ""))
 	resps, err := b.ReadResponse(post(t, srv, &b))

@@ -1,4 +1,4 @@
-package batch
+package batchhttp
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/batchcodec/batch"
 )
 
 // RequestBatch is the client side of a batch: requests to send together,
@@ -40,7 +42,7 @@ func (b *RequestBatch) Add(reqs ...*http.Request) {
 }
 
 // AddChangeset adds the requests as one changeset: an atomic group of
-// writes in OData. The [UCWA] dialect has no changesets.
+// writes in OData. The [batch.UCWA] dialect has no changesets.
 func (b *RequestBatch) AddChangeset(reqs ...*http.Request) {
 	if len(reqs) == 0 {
 		return
@@ -95,7 +97,7 @@ func (b *RequestBatch) contentIDs() []string {
 var ErrTooLarge = errors.New("batch: changeset larger than the batch limit")
 
 // Split divides b into batches of at most max requests each, in order,
-// never splitting a changeset: 20 for Outlook, 100 for UCWA. A changeset of
+// never splitting a changeset: 20 for Outlook, 100 for batch.UCWA. A changeset of
 // more than max requests is an error wrapping [ErrTooLarge].
 func (b *RequestBatch) Split(max int) ([]*RequestBatch, error) {
 	if max < 1 {
@@ -120,59 +122,28 @@ func (b *RequestBatch) Split(max int) ([]*RequestBatch, error) {
 	return out, nil
 }
 
-// clientOptions holds the settings of the outer request.
-type clientOptions struct {
-	continueOnError bool
-	odataVersion    string
-	header          http.Header
-}
-
-// ContinueOnError (client) asks the server to run every operation even after
-// one fails, with "Prefer: odata.continue-on-error" on the outer request.
-func ContinueOnError(on bool) Option {
-	return func(o *options) { o.client.continueOnError = on }
-}
-
-// ODataVersion (client) sets the OData-Version header of the outer request,
-// such as "4.0". Default: none.
-func ODataVersion(v string) Option {
-	return func(o *options) { o.client.odataVersion = v }
-}
-
-// OuterHeader (client) adds a header to the outer request, such as
-// Authorization. Operations inherit nothing from it on the wire; servers do.
-func OuterHeader(name, value string) Option {
-	return func(o *options) {
-		if o.client.header == nil {
-			o.client.header = make(http.Header)
-		}
-		o.client.header.Add(name, value)
-	}
-}
-
 // NewRequest returns the outer POST request to the batch endpoint, its
 // Content-Type set and its body the batch, encoded while the transport sends
 // it (the body is streamed through an io.Pipe by a goroutine that ends when
 // the body is read to its end or closed; http.Client.Do always closes it).
-// Options select the dialect and boundary ([WithDialect], [WithBoundary]) and
+// Options select the dialect and boundary ([batch.WithDialect], [batch.WithBoundary]) and
 // the outer headers ([ContinueOnError], [ODataVersion], [OuterHeader]).
 //
-// Each request becomes an operation written with [Encoder.WriteRequest],
+// Each request becomes an operation written with [batch.Encoder.WriteRequest],
 // with a Content-ID: the request's own Content-ID header, else its 1-based
 // position. ReadResponse matches answers by those IDs where the server
-// echoes them. Request bodies are read and closed while the batch is sent.
-func (b *RequestBatch) NewRequest(ctx context.Context, endpoint string, opts ...Option) (*http.Request, error) {
-	var o options
-	buildOptions(&o, opts)
+// echoes them. batch.Request bodies are read and closed while the batch is sent.
+func (b *RequestBatch) NewRequest(ctx context.Context, endpoint string, opts ...ClientOption) (*http.Request, error) {
+	o := newClientConfig(opts)
 	pr, pw := io.Pipe()
-	enc, err := NewEncoder(pw, opts...)
+	enc, err := batch.NewEncoder(pw, o.enc...)
 	if err != nil {
 		return nil, err
 	}
-	if o.enc.dialect == UCWA {
+	if enc.Dialect() == batch.UCWA {
 		for _, g := range b.groups {
 			if g.changeset {
-				return nil, &EncodeError{Part: -1, Field: "changeset", Err: ErrDialect, Detail: "UCWA has no changesets"}
+				return nil, &batch.EncodeError{Part: -1, Field: "changeset", Err: batch.ErrDialect, Detail: "batch.UCWA has no changesets"}
 			}
 		}
 	}
@@ -181,26 +152,26 @@ func (b *RequestBatch) NewRequest(ctx context.Context, endpoint string, opts ...
 		return nil, err
 	}
 	req.Header.Set("Content-Type", enc.ContentType())
-	if o.client.continueOnError {
+	if o.continueOnError {
 		req.Header.Set("Prefer", "odata.continue-on-error")
 	}
-	if o.client.odataVersion != "" {
-		req.Header.Set("OData-Version", o.client.odataVersion)
+	if o.odataVersion != "" {
+		req.Header.Set("OData-Version", o.odataVersion)
 	}
-	for k, vs := range o.client.header {
+	for k, vs := range o.header {
 		for _, v := range vs {
 			req.Header.Add(k, v)
 		}
 	}
 	ids := b.contentIDs()
 	go func() {
-		pw.CloseWithError(b.encode(enc, ids))
+		pw.CloseWithError(b.encode(enc, ids, o.absoluteTargets))
 	}()
 	return req, nil
 }
 
 // encode writes every request of b with enc.
-func (b *RequestBatch) encode(enc *Encoder, ids []string) error {
+func (b *RequestBatch) encode(enc *batch.Encoder, ids []string, absolute bool) error {
 	i := 0
 	for _, g := range b.groups {
 		if g.changeset {
@@ -209,7 +180,7 @@ func (b *RequestBatch) encode(enc *Encoder, ids []string) error {
 			}
 		}
 		for _, r := range g.reqs {
-			if err := enc.WriteRequest(r, ids[i]); err != nil {
+			if err := writeRequest(enc, r, ids[i], absolute); err != nil {
 				return err
 			}
 			i++
@@ -247,7 +218,7 @@ type ResponseError struct {
 	Err       error
 	Requests  int
 	Responses int
-	// Response is the outer response for ErrNotBatch, its body replaced by
+	// batch.Response is the outer response for ErrNotBatch, its body replaced by
 	// the first 64 KiB read; the one answering part for ErrBatchFailed.
 	Response *http.Response
 	Detail   string
@@ -288,12 +259,12 @@ type answer struct {
 // ReadResponse reads the outer response to the request NewRequest built and
 // returns one *http.Response per request, in the order they were added. It
 // reads and closes resp.Body; each returned body is held in memory (use a
-// [Decoder] on resp.Body directly to stream large answers).
+// [batch.Decoder] on resp.Body directly to stream large answers).
 //
 // Answers are matched to requests by Content-ID where the server echoes
 // them, also as Google's "response-<id>" and in any order; else by order,
 // counting the operations inside changesets whether or not the server keeps
-// changeset framing (SharePoint does not). One failure response standing for
+// changeset framing (batch.SharePoint does not). One failure response standing for
 // a whole changeset (OData v4 §11.7.7.5), framed or not, answers every
 // request of that changeset. A non-batch outer response (429 with
 // Retry-After, 400) is an [ErrNotBatch] error, a batch answered by one part
@@ -301,10 +272,10 @@ type answer struct {
 // reconciled are [ErrMismatch], each as a [*ResponseError]. When the server
 // stopped after a failed operation, the answers it gave are returned with
 // nil for the requests that did not run, and an [ErrStopped] error.
-func (b *RequestBatch) ReadResponse(resp *http.Response, opts ...Option) ([]*http.Response, error) {
+func (b *RequestBatch) ReadResponse(resp *http.Response, opts ...ClientOption) ([]*http.Response, error) {
 	defer resp.Body.Close()
 	ct := resp.Header.Get("Content-Type")
-	mt, _, err := ParseContentType(ct)
+	mt, _, err := batch.ParseContentType(ct)
 	if err != nil || !strings.HasPrefix(mt, "multipart/") {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		r := *resp
@@ -312,7 +283,7 @@ func (b *RequestBatch) ReadResponse(resp *http.Response, opts ...Option) ([]*htt
 		return nil, &ResponseError{Err: ErrNotBatch, Requests: b.n, Response: &r, Detail: "Content-Type " + quote(ct)}
 	}
 	reqs := b.Requests()
-	answers, err := readAnswers(resp, opts)
+	answers, err := readAnswers(resp, newClientConfig(opts).dec)
 	if err != nil {
 		return nil, err
 	}
@@ -340,8 +311,8 @@ func (b *RequestBatch) ReadResponse(resp *http.Response, opts ...Option) ([]*htt
 
 // readAnswers decodes every operation of the outer response, bodies read
 // into memory.
-func readAnswers(resp *http.Response, opts []Option) ([]answer, error) {
-	d, err := NewDecoder(resp.Body, resp.Header.Get("Content-Type"), opts...)
+func readAnswers(resp *http.Response, opts []batch.DecodeOption) ([]answer, error) {
+	d, err := batch.NewDecoder(resp.Body, resp.Header.Get("Content-Type"), opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -356,13 +327,13 @@ func readAnswers(resp *http.Response, opts []Option) ([]answer, error) {
 			return nil, err
 		}
 		switch p.Kind() {
-		case KindChangesetStart:
+		case batch.KindChangesetStart:
 			frame = frames
 			frames++
-		case KindChangesetEnd:
+		case batch.KindChangesetEnd:
 			frame = -1
-		case KindOperation:
-			r, err := p.HTTPResponse(nil)
+		case batch.KindOperation:
+			r, err := Response(p, nil)
 			if err != nil {
 				return nil, fmt.Errorf("batch: part %d: %w", p.Index(), err)
 			}
@@ -464,7 +435,7 @@ func (b *RequestBatch) matchByOrder(answers []answer) ([]*http.Response, error) 
 			}
 			ai += c
 		default:
-			// Flattened (SharePoint): k answers in a row, or one
+			// Flattened (batch.SharePoint): k answers in a row, or one
 			// failure for the whole changeset when the counts say so.
 			left := len(answers) - ai
 			need := b.n - done

@@ -1,4 +1,4 @@
-package batch_test
+package batchhttp_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/batchcodec/batch"
+	"github.com/batchcodec/batch/batchhttp"
 )
 
 // ExampleHandler mounts the batch handler at /$batch in front of an
@@ -48,7 +48,7 @@ func ExampleHandler() {
 		fmt.Fprint(w, notes[id-1])
 	})
 	// The batch endpoint runs each operation through mux itself.
-	mux.Handle("POST /$batch", batch.Handler(mux))
+	mux.Handle("POST /$batch", batchhttp.Handler(mux))
 
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
@@ -57,11 +57,11 @@ func ExampleHandler() {
 		r, _ := http.NewRequest(method, target, strings.NewReader(body))
 		return r
 	}
-	var b batch.RequestBatch
+	var b batchhttp.RequestBatch
 	b.AddChangeset(newReq("POST", "/notes", "buy milk"), newReq("POST", "notes", "call Ada"))
 	b.Add(newReq("GET", "$1", ""), newReq("GET", "/notes", ""))
 
-	req, err := b.NewRequest(context.Background(), srv.URL+"/$batch", batch.ODataVersion("4.0"))
+	req, err := b.NewRequest(context.Background(), srv.URL+"/$batch", batchhttp.ODataVersion("4.0"))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,4 +1,4 @@
-package batch
+package batchhttp
 
 import (
 	"context"
@@ -18,6 +18,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/batchcodec/batch"
 )
 
 // testApp is a small in-memory REST service for the handler's tests:
@@ -213,7 +215,7 @@ func (a *testApp) names() string {
 }
 
 // newBatchServer serves Handler(app, opts...) with panics logged nowhere.
-func newBatchServer(t *testing.T, app http.Handler, opts ...Option) *httptest.Server {
+func newBatchServer(t *testing.T, app http.Handler, opts ...HandlerOption) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(Handler(app, opts...))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
@@ -239,7 +241,7 @@ func readRaw(t *testing.T, resp *http.Response) []string {
 	t.Helper()
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, "outer status")
-	d, err := NewDecoder(resp.Body, resp.Header.Get("Content-Type"))
+	d, err := batch.NewDecoder(resp.Body, resp.Header.Get("Content-Type"))
 	require.NoError(t, err)
 	var out []string
 	for {
@@ -248,7 +250,7 @@ func readRaw(t *testing.T, resp *http.Response) []string {
 			return out
 		}
 		require.NoError(t, err)
-		if p.Kind() != KindOperation {
+		if p.Kind() != batch.KindOperation {
 			continue
 		}
 		body, err := io.ReadAll(p)
@@ -259,7 +261,7 @@ func readRaw(t *testing.T, resp *http.Response) []string {
 }
 
 // post sends a batch built by the client and returns the raw response.
-func post(t *testing.T, srv *httptest.Server, b *RequestBatch, opts ...Option) *http.Response {
+func post(t *testing.T, srv *httptest.Server, b *RequestBatch, opts ...ClientOption) *http.Response {
 	t.Helper()
 	req, err := b.NewRequest(context.Background(), srv.URL+"/$batch", opts...)
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package batch
+package batchhttp
 
 import (
 	"context"
@@ -8,91 +8,14 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/batchcodec/batch"
 )
 
 // This file is the server side: Handler, its options, and the first of its
 // two passes over a batch (read, spool, validate). handler_run.go runs the
 // operations; handler_writer.go is the ResponseWriter each operation sees;
 // handler_spool.go holds the request body.
-
-// Defaults of the server limits. See [Handler].
-const (
-	// DefaultMaxOperations is the default of [MaxOperations].
-	DefaultMaxOperations = 1000
-	// DefaultMaxBatchBytes is the default of [MaxBatchBytes]: 32 MiB.
-	DefaultMaxBatchBytes = 32 << 20
-	// DefaultSpoolMemory is the default of [SpoolMemory]: 1 MiB.
-	DefaultSpoolMemory = 1 << 20
-)
-
-// serverOptions holds the settings of [Handler]. Its zero value means the
-// defaults; withDefaults fills them in.
-type serverOptions struct {
-	maxOps      int   // operations per batch; <= 0: DefaultMaxOperations
-	maxBytes    int64 // request body, and answers held per changeset; <= 0: DefaultMaxBatchBytes
-	spoolMemory int64 // request bytes held in memory before a temporary file
-	spoolSet    bool  // spoolMemory was set, 0 included
-	hook        ChangesetHook
-	hosts       []string // more host names operations may target
-}
-
-func (o serverOptions) withDefaults() serverOptions {
-	if o.maxOps <= 0 {
-		o.maxOps = DefaultMaxOperations
-	}
-	if o.maxBytes <= 0 {
-		o.maxBytes = DefaultMaxBatchBytes
-	}
-	if !o.spoolSet {
-		o.spoolMemory = DefaultSpoolMemory
-	}
-	if o.spoolMemory < 0 {
-		o.spoolMemory = 0
-	}
-	return o
-}
-
-// MaxOperations (server) limits the operations of one batch, those inside
-// changesets included. A larger batch is refused before anything runs, with
-// 413 Content Too Large, or 429 Too Many Requests for a UCWA
-// (multipart/batching) batch, as UCWA answers it: its clients split the
-// batch and retry. Default [DefaultMaxOperations]; n <= 0 means the default.
-// The decoder's [MaxParts] applies too, and exceeding it gets the same
-// answer.
-func MaxOperations(n int) Option {
-	return func(o *options) { o.server.maxOps = n }
-}
-
-// MaxBatchBytes (server) limits the request body of a batch (a larger one is
-// answered 413 before anything runs) and, separately, the answers that one
-// changeset holds until it commits. Default [DefaultMaxBatchBytes]; n <= 0
-// means the default.
-func MaxBatchBytes(n int64) Option {
-	return func(o *options) { o.server.maxBytes = n }
-}
-
-// SpoolMemory (server) sets how many bytes of a request body [Handler] holds
-// in memory; a larger body goes to a temporary file (os.CreateTemp in
-// os.TempDir), removed when the batch has been answered. Default
-// [DefaultSpoolMemory]; 0 always uses a file.
-func SpoolMemory(n int64) Option {
-	return func(o *options) { o.server.spoolMemory, o.server.spoolSet = n, true }
-}
-
-// AllowHosts (server) names more hosts ("host" or "host:port") that an
-// operation's absolute URL may target besides the one the batch was sent to,
-// such as the public name of a service behind a proxy. Default none. Each
-// call adds to the list.
-func AllowHosts(hosts ...string) Option {
-	return func(o *options) { o.server.hosts = append(o.server.hosts, hosts...) }
-}
-
-// Changesets (server) sets the hook that makes each changeset atomic (see
-// [ChangesetHook]). Default none: the operations of a changeset run one by
-// one and keep their effects whatever happens to the others.
-func Changesets(h ChangesetHook) Option {
-	return func(o *options) { o.server.hook = h }
-}
 
 // ChangesetHook lets an application make a changeset atomic, typically with
 // a database transaction. [Handler] calls Begin before the first operation
@@ -126,15 +49,15 @@ type ChangesetHook interface {
 // # Requests
 //
 // Handler accepts POST with Content-Type multipart/mixed (OData v4, and v2
-// and v3 with changesets) or multipart/batching (UCWA); other methods get
+// and v3 with changesets) or multipart/batching (batch.UCWA); other methods get
 // 405, other media types 415. It reads the whole body first, up to
 // [MaxBatchBytes] (413 beyond), into memory up to [SpoolMemory] and a
 // temporary file beyond, and decodes it once to check it: a malformed batch
 // gets 400 with the decoder's error (what, byte offset and part); more than
-// [MaxOperations] operations get 413 (429 for UCWA); a changeset inside a
+// [MaxOperations] operations get 413 (429 for batch.UCWA); a changeset inside a
 // changeset, a part that is not an application/http request, gets 400. In
-// each case nothing has run. Decoding options ([Strict], [MaxParts],
-// [MaxDepth], [MaxHeaderBytes], …) apply.
+// each case nothing has run. Decoding options ([batch.Strict], [batch.MaxParts],
+// [batch.MaxDepth], [batch.MaxHeaderBytes], …) apply.
 //
 // # Operations
 //
@@ -186,14 +109,14 @@ type ChangesetHook interface {
 // # Responses
 //
 // The response is 200 with a batch body in the request's own dialect: a
-// multipart/batching request gets a UCWA response ("msgtype=response"
+// multipart/batching request gets a batch.UCWA response ("msgtype=response"
 // parts); a multipart/mixed one an OData response whose changesets keep
 // their framing (a "changesetresponse_" boundary), as OData v4 and
-// [MS-ODATA] v2/v3 specify. [WithDialect] changes the latter:
-// WithDialect([SharePoint]) answers changeset operations as top-level parts,
-// as SharePoint does and as PnPjs and office365-python expect;
-// WithDialect([UCWA]) answers every batch in UCWA. The response boundary is
-// "batchresponse_" and 32 random hex digits unless [WithBoundary] sets it. A
+// [MS-ODATA] v2/v3 specify. [batch.WithDialect] changes the latter:
+// batch.WithDialect([batch.SharePoint]) answers changeset operations as top-level parts,
+// as batch.SharePoint does and as PnPjs and office365-python expect;
+// batch.WithDialect([batch.UCWA]) answers every batch in batch.UCWA. The response boundary is
+// "batchresponse_" and 32 random hex digits unless [batch.WithBoundary] sets it. A
 // request with OData-Version or OData-MaxVersion gets "OData-Version: 4.0"
 // ("4.01" if it asked for that); one with DataServiceVersion or
 // MaxDataServiceVersion and no OData-Version gets "DataServiceVersion: 1.0",
@@ -215,30 +138,30 @@ type ChangesetHook interface {
 // # Memory
 //
 // A batch costs the spool (at most [SpoolMemory] bytes, then a file), one
-// decoder ([BufferSize], 64 KiB by default) and header storage, an encoder,
+// decoder ([batch.BufferSize], 64 KiB by default) and header storage, an encoder,
 // 8 bytes per operation (its body length), one map entry per answer with
 // both Content-ID and Location, up to 4 KiB held for the running top-level
 // answer, and the answers of the open changeset. It does not grow with the
 // size of bodies or the number of top-level operations otherwise: a
 // 10,000-operation, 20 MiB batch with 20 MiB of answers runs with the heap
 // growing by a few MiB (TestHandlerLargeBatchMemory).
-func Handler(next http.Handler, opts ...Option) http.Handler {
-	h := &handler{next: next, opts: append([]Option(nil), opts...)}
-	var o options
-	buildOptions(&o, opts)
-	h.so = o.server.withDefaults()
-	h.dialect = o.enc.dialect
-	h.boundarySet = o.enc.boundary != ""
+func Handler(next http.Handler, opts ...HandlerOption) http.Handler {
+	h := &handler{next: next, so: newHandlerConfig(opts)}
+	// An encoder on nothing checks the encoding options once, here, and
+	// says which dialect multipart/mixed requests are answered in.
+	probe, err := batch.NewEncoder(io.Discard, h.so.enc...)
+	if err != nil {
+		panic("batchhttp: Handler: " + err.Error())
+	}
+	h.dialect = probe.Dialect()
 	return h
 }
 
 // handler is the http.Handler that Handler returns.
 type handler struct {
-	next        http.Handler
-	opts        []Option
-	so          serverOptions
-	dialect     Dialect // for multipart/mixed requests
-	boundarySet bool    // WithBoundary was given
+	next    http.Handler
+	so      handlerConfig
+	dialect batch.Dialect // for multipart/mixed requests
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -248,11 +171,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ct := r.Header.Get("Content-Type")
-	mt, boundary, err := ParseContentType(ct)
+	mt, boundary, err := batch.ParseContentType(ct)
 	dialect := h.dialect
 	switch {
 	case mt == "multipart/batching":
-		dialect = UCWA
+		dialect = batch.UCWA
 	case mt == "multipart/mixed":
 	default:
 		writeError(w, http.StatusUnsupportedMediaType, "batch: Content-Type "+quote(ct)+
@@ -284,7 +207,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Pass 1: check the whole batch before anything runs.
-	d, err := NewDecoderBoundary(sp.reader(), boundary, h.opts...)
+	d, err := batch.NewDecoderBoundary(sp.reader(), boundary, h.so.dec...)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -296,7 +219,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Pass 2: run it.
-	if err := d.Reset(sp.reader(), boundary, h.opts...); err != nil {
+	if err := d.Reset(sp.reader(), boundary, h.so.dec...); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -311,10 +234,10 @@ func (h *handler) tooLargeMsg() string {
 // check is pass 1: it decodes the whole batch, skipping bodies, and returns
 // the body length of each operation in document order, or the status and
 // message of the answer that refuses the batch.
-func (h *handler) check(d *Decoder, dialect Dialect) (lens []int64, status int, msg string) {
+func (h *handler) check(d *batch.Decoder, dialect batch.Dialect) (lens []int64, status int, msg string) {
 	tooMany := func() (int, string) {
 		st := http.StatusRequestEntityTooLarge
-		if dialect == UCWA {
+		if dialect == batch.UCWA {
 			st = http.StatusTooManyRequests
 		}
 		return st, "batch: the batch holds more than " + strconv.Itoa(h.so.maxOps) +
@@ -326,7 +249,7 @@ func (h *handler) check(d *Decoder, dialect Dialect) (lens []int64, status int, 
 			return lens, 0, ""
 		}
 		if err != nil {
-			if errors.Is(err, ErrTooManyParts) {
+			if errors.Is(err, batch.ErrTooManyParts) {
 				status, msg = tooMany()
 				return nil, status, msg
 			}
@@ -334,19 +257,20 @@ func (h *handler) check(d *Decoder, dialect Dialect) (lens []int64, status int, 
 		}
 		where := " (part " + strconv.Itoa(p.Index()) + " at offset " + strconv.FormatInt(p.Offset(), 10) + "); nothing ran"
 		switch p.Kind() {
-		case KindChangesetStart:
+		case batch.KindChangesetStart:
 			if p.Depth() > 0 {
 				return nil, http.StatusBadRequest, "batch: a changeset inside a changeset" + where
 			}
-		case KindOperation:
-			if p.Message() != Request {
+		case batch.KindOperation:
+			if p.Message() != batch.Request {
 				return nil, http.StatusBadRequest, "batch: an operation holds a response, not a request" + where
 			}
 			// Its answer echoes the Content-ID: one the encoder would
 			// refuse is refused here, before anything runs.
 			if id, ok := p.ContentID(); ok && len(id) > 0 {
-				if problem := checkValue(string(id)); problem != "" {
-					return nil, http.StatusBadRequest, "batch: Content-ID " + quote(string(id)) + " " + problem + where
+				echo := batch.Operation{Message: batch.Response, StatusCode: http.StatusOK, ContentID: string(id)}
+				if err := echo.Validate(); err != nil {
+					return nil, http.StatusBadRequest, "batch: Content-ID " + quote(string(id)) + " cannot be echoed" + where + ": " + err.Error()
 				}
 			}
 			if len(lens) >= h.so.maxOps {
@@ -358,8 +282,8 @@ func (h *handler) check(d *Decoder, dialect Dialect) (lens []int64, status int, 
 				return nil, http.StatusBadRequest, err.Error()
 			}
 			lens = append(lens, n)
-		case KindOther:
-			ct := string(p.Header().Get("Content-Type"))
+		case batch.KindOther:
+			ct := string(p.PartHeader().Get("Content-Type"))
 			return nil, http.StatusBadRequest, "batch: a part with Content-Type " + quote(ct) +
 				" is neither an operation (application/http) nor a changeset (multipart/mixed)" + where
 		}

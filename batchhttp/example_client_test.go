@@ -1,4 +1,4 @@
-package batch_test
+package batchhttp_test
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
-	"github.com/batchcodec/batch"
+	"github.com/batchcodec/batch/batchhttp"
 )
 
 // messagesServer stands for a REST service with a $batch endpoint.
@@ -16,7 +16,7 @@ func messagesServer() *httptest.Server {
 	mux.HandleFunc("GET /api/v2.0/me/messages/{id}", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `{"Id":%q}`, r.PathValue("id"))
 	})
-	mux.Handle("POST /api/v2.0/$batch", batch.Handler(mux))
+	mux.Handle("POST /api/v2.0/$batch", batchhttp.Handler(mux))
 	return httptest.NewServer(mux)
 }
 
@@ -26,7 +26,7 @@ func ExampleRequestBatch() {
 	srv := messagesServer()
 	defer srv.Close()
 
-	var b batch.RequestBatch
+	var b batchhttp.RequestBatch
 	for i := range 20 {
 		r, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/v2.0/me/messages/m%d", srv.URL, i), nil)
 		b.Add(r)
@@ -55,7 +55,7 @@ func ExampleRequestBatch() {
 // Split cuts a long list into batches a server accepts, 20 requests each for
 // Outlook, without splitting a changeset.
 func ExampleRequestBatch_Split() {
-	var b batch.RequestBatch
+	var b batchhttp.RequestBatch
 	for i := range 45 {
 		r, _ := http.NewRequest("GET", fmt.Sprintf("/api/v2.0/me/messages/m%d", i), nil)
 		b.Add(r)

@@ -1,4 +1,4 @@
-package batch
+package batchhttp
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+
+	"github.com/batchcodec/batch"
 )
 
 // batchRun is pass 2 of [Handler]: one batch being run and answered.
@@ -18,7 +20,7 @@ type batchRun struct {
 	rc      *http.ResponseController
 	outer   *http.Request
 	base    *url.URL
-	enc     *Encoder
+	enc     *batch.Encoder
 	framed  bool // changeset answers keep their framing
 	coe     bool // continue on error
 	inherit http.Header
@@ -41,12 +43,14 @@ type changeset struct {
 }
 
 // run writes the outer response's header and runs the batch decoded by d.
-func (h *handler) run(w http.ResponseWriter, r *http.Request, d *Decoder, dialect Dialect, lens []int64) {
-	opts := append(h.opts[:len(h.opts):len(h.opts)], WithDialect(dialect))
-	if !h.boundarySet {
-		opts = append(opts, WithBoundary(NewBoundary("batchresponse_")))
-	}
-	enc, err := NewEncoder(w, opts...)
+func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, dialect batch.Dialect, lens []int64) {
+	// The default boundary first, so that one in the options wins; the
+	// request's dialect last, as a UCWA batch is answered in UCWA.
+	opts := make([]batch.EncodeOption, 0, len(h.so.enc)+2)
+	opts = append(opts, batch.WithBoundary(batch.NewBoundary("batchresponse_")))
+	opts = append(opts, h.so.enc...)
+	opts = append(opts, batch.WithDialect(dialect))
+	enc, err := batch.NewEncoder(w, opts...)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
@@ -54,7 +58,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *Decoder, dialec
 	coe, pref := continueOnError(r.Header)
 	hdr := w.Header()
 	hdr.Set("Content-Type", enc.ContentType())
-	if dialect != UCWA {
+	if dialect != batch.UCWA {
 		if v := strings.TrimSpace(r.Header.Get("OData-Version")); v != "" || r.Header.Get("OData-MaxVersion") != "" {
 			if v != "4.01" {
 				v = "4.0"
@@ -77,7 +81,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *Decoder, dialec
 		outer:   r,
 		base:    base,
 		enc:     enc,
-		framed:  dialect == ODataV4,
+		framed:  dialect == batch.ODataV4,
 		coe:     coe,
 		inherit: inheritable(r.Header),
 		lens:    lens,
@@ -90,7 +94,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *Decoder, dialec
 func (rn *batchRun) flush() { _ = rn.rc.Flush() }
 
 // loop runs the parts of the batch in order.
-func (rn *batchRun) loop(d *Decoder) {
+func (rn *batchRun) loop(d *batch.Decoder) {
 	ctx := rn.outer.Context()
 	// A changeset left open when the run ends early (the client went
 	// away, the output failed) is rolled back: its hook was promised
@@ -113,18 +117,18 @@ func (rn *batchRun) loop(d *Decoder) {
 			return
 		}
 		switch p.Kind() {
-		case KindChangesetStart:
+		case batch.KindChangesetStart:
 			rn.cs = &changeset{ctx: ctx}
-		case KindChangesetEnd:
+		case batch.KindChangesetEnd:
 			rn.endChangeset()
-		case KindOperation:
+		case batch.KindOperation:
 			if rn.cs != nil {
 				rn.changesetOp(p)
 			} else {
 				rn.topOp(p)
 			}
 		}
-		if rn.aborted || rn.enc.err != nil || ctx.Err() != nil {
+		if rn.aborted || rn.enc.Err() != nil || ctx.Err() != nil {
 			return
 		}
 		if rn.failed && !rn.coe && rn.cs == nil {
@@ -137,13 +141,13 @@ func (rn *batchRun) loop(d *Decoder) {
 }
 
 // contentID returns the operation's Content-ID as an owned string.
-func contentID(p *Part) string {
+func contentID(p *batch.Part) string {
 	id, _ := p.ContentID()
 	return string(id)
 }
 
 // topOp runs a top-level operation and streams its answer.
-func (rn *batchRun) topOp(p *Part) {
+func (rn *batchRun) topOp(p *batch.Part) {
 	i := rn.nop
 	rn.nop++
 	aw := newAnswerWriter(rn, contentID(p), true, 0)
@@ -166,7 +170,7 @@ func (rn *batchRun) topOp(p *Part) {
 
 // changesetOp runs an operation inside the open changeset and holds its
 // answer.
-func (rn *batchRun) changesetOp(p *Part) {
+func (rn *batchRun) changesetOp(p *batch.Part) {
 	i := rn.nop
 	rn.nop++
 	cs := rn.cs
@@ -219,7 +223,7 @@ func (rn *batchRun) endChangeset() {
 		}
 	}
 	if rn.framed {
-		if rn.enc.BeginChangesetWith(NewBoundary("changesetresponse_"), nil) != nil {
+		if rn.enc.BeginChangesetWith(batch.NewBoundary("changesetresponse_"), nil) != nil {
 			return
 		}
 	}
@@ -280,7 +284,7 @@ func (rn *batchRun) lookup(id string) (string, bool) {
 
 // serve builds the request for operation i and runs it through next, or
 // answers it with a refusal.
-func (rn *batchRun) serve(ctx context.Context, p *Part, i int, aw *answerWriter) {
+func (rn *batchRun) serve(ctx context.Context, p *batch.Part, i int, aw *answerWriter) {
 	req, status, msg := rn.request(ctx, p, i)
 	if req == nil {
 		aw.replace(status, msg)
@@ -320,9 +324,9 @@ func (rn *batchRun) logPanic(req *http.Request, v any) {
 
 // request converts operation i into the *http.Request next sees, or
 // returns the status and message of the answer that refuses it.
-func (rn *batchRun) request(ctx context.Context, p *Part, i int) (*http.Request, int, string) {
+func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int) (*http.Request, int, string) {
 	where := " in part " + strconv.Itoa(p.Index())
-	req, err := p.HTTPRequest(rn.base)
+	req, err := Request(p, rn.base)
 	if err != nil {
 		return nil, http.StatusBadRequest, err.Error()
 	}

@@ -1,4 +1,4 @@
-package batch
+package batchhttp
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/batchcodec/batch"
 )
 
 // commitAt is how much of a top-level answer's body is held before its
@@ -157,7 +159,7 @@ func (aw *answerWriter) commit(final bool) {
 		aw.status = http.StatusOK
 	}
 	op := aw.operation(final)
-	if verr := validateOperation(&op); verr != nil {
+	if verr := op.Validate(); verr != nil {
 		aw.replace(http.StatusInternalServerError, "batch: the operation's answer cannot be written: "+verr.Error())
 		aw.discard = !final
 		op = aw.operation(true)
@@ -181,7 +183,7 @@ func (aw *answerWriter) commit(final bool) {
 // Content-ID, and the headers sorted, without trailers. Like net/http, it
 // sniffs a missing Content-Type from the held body and, when final, sets
 // Content-Length to the held body's length.
-func (aw *answerWriter) operation(final bool) Operation {
+func (aw *answerWriter) operation(final bool) batch.Operation {
 	h := aw.header
 	if _, ok := h["Content-Type"]; !ok && aw.bodyAllowed() && aw.buf.Len() > 0 && h.Get("Content-Encoding") == "" {
 		h.Set("Content-Type", http.DetectContentType(aw.buf.Bytes()))
@@ -204,8 +206,8 @@ func (aw *answerWriter) operation(final bool) Operation {
 	if clean == nil {
 		clean = h
 	}
-	return Operation{
-		Message:    Response,
+	return batch.Operation{
+		Message:    batch.Response,
 		StatusCode: aw.status,
 		ContentID:  aw.contentID,
 		Header:     sortedFields(clean, nil),
