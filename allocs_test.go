@@ -9,7 +9,7 @@ import (
 )
 
 // Allocation counts are deterministic, so they are guarded by tests rather
-// than read off benchmarks (STYLE.md rule 15). No test here asserts a time.
+// than read off benchmarks. No test here asserts a time.
 
 // TestDecodeAllocs checks that a reused Decoder decodes whole batches
 // without allocating: 1000 operations, changesets, LF-only framing and a

@@ -210,7 +210,7 @@ func TestVectorsStrict(t *testing.T) {
 	}
 }
 
-// readers returns ways of chunking the same input (STYLE.md rule 13).
+// readers returns ways of chunking the same input.
 func readers(data []byte) map[string]io.Reader {
 	return map[string]io.Reader{
 		"whole":   bytes.NewReader(data),

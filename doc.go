@@ -66,7 +66,8 @@
 //
 // # Limits
 //
-// Every limit is an [Option] with a finite default:
+// Every limit is a [DecodeOption] with a finite default; a value of zero or
+// less means the default:
 //
 //   - [BufferSize]: the read buffer, 64 KiB.
 //   - [MaxLineLength]: one delimiter, header or start line, 16 KiB
@@ -75,9 +76,21 @@
 //     operation's start line and embedded headers, 64 KiB, each field also
 //     charged 64 bytes of bookkeeping ([ErrHeaderTooLarge]).
 //   - [MaxParts]: MIME parts in one batch, 10,000 ([ErrTooManyParts]).
-//   - [MaxDepth]: changeset nesting, 4 ([ErrTooDeep]); OData needs 1.
+//   - [MaxDepth]: multipart nesting, the batch counting as 1, 5
+//     ([ErrTooDeep]); OData needs 2 (a batch holding changesets).
 //
-// The server [Handler] adds [MaxOperations] (1,000 operations per batch),
-// [MaxBatchBytes] (a 32 MiB request body) and [SpoolMemory] (1 MiB of the
-// body held in memory before a temporary file).
+// # Options
+//
+// The decoder takes [DecodeOption] values and the encoder [EncodeOption]
+// values: two types, so that an option meant for one side does not compile
+// on the other. [Decoder.Reset] starts again from the defaults with the
+// options it is given.
+//
+// # net/http
+//
+// This package imports no net/http. Package
+// github.com/batchcodec/batch/batchhttp converts parts to and from
+// *http.Request and *http.Response values, and holds a client that sends
+// requests as one batch and a server middleware that runs a batch through
+// any http.Handler.
 package batch

@@ -8,9 +8,9 @@ import (
 )
 
 // Dialect selects the layout the [Encoder] writes, one per family of servers
-// in WIRE.md ("Dialects seen in the sources"). The embedded HTTP messages are
-// the same in every dialect; what differs is the outer media type, the MIME
-// headers of each part, and whether changesets exist.
+// that read batches. The embedded HTTP messages are the same in every
+// dialect; what differs is the outer media type, the MIME headers of each
+// part, and whether changesets exist.
 type Dialect uint8
 
 const (
@@ -174,8 +174,8 @@ func (e *EncodeError) Error() string {
 // Unwrap returns Err.
 func (e *EncodeError) Unwrap() error { return e.Err }
 
-// Encoder writes a batch body to an io.Writer, strictly (WIRE.md, "What the
-// writer must do"): CRLF everywhere, no preamble, the boundary unquoted
+// Encoder writes a batch body to an io.Writer, strictly, so that every reader
+// in the field takes it: CRLF everywhere, no preamble, the boundary unquoted
 // unless RFC 2045 requires quotes, HTTP/1.1 in every embedded start line,
 // canonical header names in the order given, every embedded header block
 // closed by its blank line, the CRLF before each delimiter written as part

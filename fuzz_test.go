@@ -12,8 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// The fuzz targets check properties, not only that nothing panics (STYLE.md
-// rule 14):
+// The fuzz targets check properties, not only that nothing panics:
 //
 //   - FuzzDecode: arbitrary bytes under an arbitrary Content-Type never panic,
 //     every error is typed, memory stays within the configured limits, and a
@@ -157,7 +156,7 @@ func checkRoundTrip(t *testing.T, data []byte) (refused bool) {
 // the encoder refuses to write (non-token methods, control bytes, status
 // codes outside 100-999). Parts of kind other are dropped: the encoder
 // writes only operations. An operation whose Content-ID came from its
-// embedded headers gets it as its ContentID (WIRE.md quirk 18); boundaries
+// embedded headers gets it as its ContentID (as Cosmos writes it); boundaries
 // the encoder cannot write are replaced.
 func reencodeSteps(data []byte, contentType string) (b string, opts []EncodeOption, steps []step, ok bool) {
 	mt, b, err := ParseContentType(contentType)

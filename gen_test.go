@@ -55,7 +55,7 @@ var fuzzNames = []string{"Accept", "content-type", "If-Match", "OData-Version", 
 
 // genToken returns a header name or method: a common one or random tchars.
 // Content-ID and Content-Length are renamed: an embedded Content-ID would
-// become the operation's (WIRE.md quirk 18), and a Content-Length that
+// become the operation's (as Cosmos writes it), and a Content-Length that
 // disagrees with the body is a deviation, which the strict decoder refuses.
 func (s *fuzzSource) genToken(common []string) string {
 	if c := s.intn(4); c > 0 {

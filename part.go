@@ -21,8 +21,8 @@ const (
 	// that follow, up to the matching KindChangesetEnd, are inside it.
 	KindChangesetStart
 	// KindChangesetEnd closes the changeset opened by the KindChangesetStart of the
-	// same Depth. It is reported for unclosed changesets too (WIRE.md quirk
-	// 15), with [DevUnclosedChangeset] set.
+	// same Depth. It is reported for unclosed changesets too (a parent's
+	// delimiter ending the changeset), with [DevUnclosedChangeset] set.
 	KindChangesetEnd
 	// KindOther is a part that is neither application/http nor multipart/*,
 	// including a part without a Content-Type. Its body is readable, raw;
@@ -82,12 +82,14 @@ type Operation struct {
 	Message MessageKind
 
 	// ContentID is the Content-ID of the operation: the MIME part header,
-	// or else the embedded HTTP header of that name (WIRE.md quirk 18).
+	// or else the embedded HTTP header of that name (Cosmos puts it
+	// there).
 	// Empty when there is none.
 	ContentID string
 
 	// Method and Target are the request line's method and request target,
-	// in any of the three forms of WIRE.md quirk 7. Empty for responses.
+	// absolute ("https://host/path"), host-relative ("/path") or
+	// batch-relative ("path"), as written. Empty for responses.
 	Method, Target string
 
 	// StatusCode and Reason are the status line's code and reason phrase.
@@ -132,7 +134,8 @@ func (h Header) Get(name string) []byte {
 }
 
 // Lookup is like Get but also reports whether the field is present, so an
-// empty value can be told from a missing field (WIRE.md quirk 18).
+// empty value can be told from a missing field (an empty Content-ID is not
+// the same as none).
 func (h Header) Lookup(name string) ([]byte, bool) {
 	for i := range h {
 		if equalFold(h[i].Name, name) {
@@ -225,7 +228,8 @@ func (p *Part) Kind() Kind { return p.kind }
 
 // Message says whether an operation embeds a request or a response: from the
 // msgtype parameter of its Content-Type, else from its first line
-// (WIRE.md quirk 3). Zero for parts other than operations.
+// (a part without msgtype is a request or a response by its start line).
+// Zero for parts other than operations.
 func (p *Part) Message() MessageKind { return p.msg }
 
 // Depth is the number of changesets around the part: 0 for top-level parts
@@ -281,7 +285,7 @@ func (p *Part) Header() Header {
 }
 
 // ContentID returns the operation's Content-ID: the MIME part header, or else
-// the embedded header of that name (WIRE.md quirk 18); ok reports whether
+// the embedded header of that name, where Cosmos puts it; ok reports whether
 // either was present, so that an empty Content-ID is told from none. The
 // returned slice is only valid until the next call to Next, and must not be
 // modified.
@@ -293,7 +297,7 @@ func (p *Part) ContentID() (id []byte, ok bool) { return p.contentID, p.hasCID }
 func (p *Part) Method() []byte { return p.method }
 
 // Target returns the request target of an embedded request as written, in
-// any of the forms of WIRE.md quirk 7; nil otherwise. The returned slice is
+// absolute, host-relative or batch-relative form; nil otherwise. The returned slice is
 // only valid until the next call to Next, and must not be modified.
 func (p *Part) Target() []byte { return p.target }
 
@@ -312,7 +316,7 @@ func (p *Part) Reason() []byte { return p.reason }
 
 // ContentLength returns the embedded Content-Length as declared, or -1 when
 // the operation declares none or an unparsable one. It is a hint only
-// (WIRE.md quirk 17): the body always runs to the delimiter.
+// (clients miscount it): the body always runs to the delimiter.
 func (p *Part) ContentLength() int64 { return p.clen }
 
 // Operation copies the part's start line and headers out into an

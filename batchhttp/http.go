@@ -25,7 +25,7 @@ var (
 )
 
 // ResolveTarget resolves a request target in any of the three forms of an
-// embedded request line (WIRE.md quirk 7) against base, the URL the batch
+// embedded request line against base, the URL the batch
 // was sent to: an absolute URL stands as it is; a host-relative target
 // ("/api/v2.0/me/messages") takes base's scheme and host; a batch-relative
 // one ("messages?$select=subject") resolves against base's path as RFC 3986

@@ -10,7 +10,7 @@
 # exactly one CRLF follows the close delimiter (the seeds' epilogue lines,
 # such as the " " line after Outlook beta's close delimiter, are dropped).
 #
-# Per file, where the seed departs from what the writer must do (WIRE.md):
+# Per file, where the seed departs from what the writer must do (see the Encoder's doc):
 #  - A bodiless request (Outlook's GET events, SharePoint's GET items, both
 #    UCWA GETs) gets the blank line that ends its header block: read by RFC
 #    2046, the seed's single blank line before the next delimiter is that

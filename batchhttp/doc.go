@@ -1,0 +1,27 @@
+// Package batchhttp is the net/http layer of the batch codec
+// (github.com/batchcodec/batch): it turns decoded parts into *http.Request
+// and *http.Response values and back, sends many requests as one batch, and
+// answers batches by running each operation through an http.Handler.
+//
+//   - [Request], [Response] and [Header] convert a decoded [batch.Part];
+//     [WriteRequest] and [WriteResponse] write net/http values with a
+//     [batch.Encoder]. Bodies stay streams.
+//   - [ResolveTarget] and [ResolveContentID] resolve an embedded request's
+//     target, in any of its three forms, and its "$n" references.
+//   - [RequestBatch] is the client: requests and changesets in, one outer
+//     request out, and the outer response matched back to one
+//     *http.Response per request ([RequestBatch.ReadResponse]).
+//   - [Handler] is the server: a middleware that answers batch requests by
+//     running each operation through next, streaming the answers.
+//
+// # Options
+//
+// The client takes [ClientOption] values and the server [HandlerOption]
+// values; [Option] values ([Decoding], [Encoding]) go to either. An option
+// passed where it means nothing does not compile. The codec's own options
+// reach it only through [Decoding] and [Encoding], so that which decoder or
+// encoder they configure is explicit.
+//
+// The codec imports no net/http; this package is where net/http enters, as
+// net/http/httputil sits beside net/http.
+package batchhttp
