@@ -264,8 +264,9 @@ func stdlibDecode(r io.Reader, boundary string, resp bool) (ops int, n int64, er
 	}
 }
 
-// BenchmarkDecode decodes each workload with a reused Decoder (impl=batch)
-// and with the standard library composition (impl=stdlib).
+// BenchmarkDecode decodes each workload with a reused Decoder (impl=batch),
+// with the standard library composition (impl=stdlib), and measures the
+// physical limit of finding the same delimiters (impl=limit, limitScan).
 func BenchmarkDecode(b *testing.B) {
 	for _, w := range benchWorkloads() {
 		b.Run("load="+w.name+"/impl=batch", func(b *testing.B) {
@@ -289,6 +290,17 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
+		b.Run("load="+w.name+"/impl=limit", func(b *testing.B) {
+			l := newLimitScan(w)
+			if got, want := l.scan(w.data), w.wantDelims(); got != want {
+				b.Fatalf("found %d delimiters, want %d", got, want)
+			}
+			b.SetBytes(int64(len(w.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				l.scan(w.data)
+			}
+		})
 		b.Run("load="+w.name+"/impl=stdlib", func(b *testing.B) {
 			r := bytes.NewReader(w.data)
 			if ops, n, err := stdlibDecode(r, w.boundary, w.resp); err != nil || ops != w.ops || n != w.bodyBytes {
@@ -304,6 +316,88 @@ func BenchmarkDecode(b *testing.B) {
 			}
 		})
 	}
+}
+
+// limitScan is the physical limit of a delimiter-framed format, the third
+// column of BenchmarkDecode: bytes.Index finds every "--boundary" of the
+// batch and, inside each changeset's region, every "--boundary" of that
+// changeset (whose boundary it is told, not parsed), and each region's bytes
+// are moved once into a buffer, as reading a body must move them. It parses
+// no header and checks no line break, so no decoder can beat it.
+type limitScan struct {
+	outer []byte   // "--" + the batch boundary
+	top   [][]byte // per top-level part: "--" + its changeset boundary, or nil
+	dst   []byte
+	pos   []int // offsets of the batch's delimiters
+}
+
+func newLimitScan(w *workload) *limitScan {
+	l := &limitScan{outer: []byte("--" + w.boundary), dst: make([]byte, DefaultBufferSize), pos: make([]int, 0, w.wantDelims())}
+	inCS := false
+	for _, it := range w.items {
+		switch {
+		case it.begin:
+			l.top = append(l.top, []byte("--"+it.cs))
+			inCS = true
+		case it.end:
+			inCS = false
+		case !inCS:
+			l.top = append(l.top, nil)
+		}
+	}
+	return l
+}
+
+// scan returns the number of delimiters found in data. It works through
+// data one buffer at a time, as a streaming decoder must: each chunk is
+// searched for the batch's delimiters while it is in cache, then moved into
+// dst; then each changeset's region is searched for its own delimiters.
+func (l *limitScan) scan(data []byte) (delims int) {
+	l.pos = l.pos[:0]
+	chunk := len(l.dst)
+	for off := 0; off < len(data); off += chunk {
+		stop := min(off+chunk, len(data))
+		end := min(stop+len(l.outer)-1, len(data))
+		for from := off; from < stop; {
+			i := bytes.Index(data[from:end], l.outer)
+			if i < 0 {
+				break
+			}
+			l.pos = append(l.pos, from+i)
+			from += i + len(l.outer)
+		}
+		copy(l.dst, data[off:stop])
+	}
+	delims = len(l.pos)
+	for region := 1; region < len(l.pos); region++ {
+		inner := l.top[region-1]
+		if inner == nil {
+			continue
+		}
+		for rest := data[l.pos[region-1]+len(l.outer) : l.pos[region]]; ; {
+			j := bytes.Index(rest, inner)
+			if j < 0 {
+				break
+			}
+			delims++
+			rest = rest[j+len(inner):]
+		}
+	}
+	return delims
+}
+
+// wantDelims is the number of delimiter lines of the workload: one per part
+// and one close delimiter per multipart level.
+func (w *workload) wantDelims() int {
+	n := 1 // the batch's close delimiter
+	for _, it := range w.items {
+		if it.end {
+			n++ // the changeset's close delimiter
+		} else {
+			n++
+		}
+	}
+	return n
 }
 
 // BenchmarkDecodeStream streams one batch of b.N operations of 1 KiB,
