@@ -68,6 +68,8 @@ type Decoder struct {
 	pviews []RawField
 	eviews []RawField
 	start  [3]span // start line: method, target, proto; or proto, status, reason
+
+	scratch []byte // a changeset boundary with its quoted-pairs resolved
 }
 
 // NewDecoder returns a decoder for a batch body whose Content-Type is
@@ -132,6 +134,7 @@ func (d *Decoder) init(r io.Reader, boundary string, opts []Option) {
 		espans:   d.espans[:0],
 		pviews:   d.pviews[:0],
 		eviews:   d.eviews[:0],
+		scratch:  d.scratch[:0],
 	}
 	buildOptions(&d.opts, opts)
 	if n := d.opts.bufferSize; cap(buf) < n || cap(buf) > 2*n {
