@@ -178,49 +178,84 @@ func checkCandidate(buf []byte, i int, dash []byte, atStart, eof bool, maxLine i
 	if len(dash) > maxNeedle && !bytes.Equal(buf[i:j], dash) {
 		return r, candNo
 	}
-	// "--" makes a close delimiter; a lone "-" may be its first half.
-	if j+2 <= len(buf) && buf[j] == '-' && buf[j+1] == '-' {
-		r.close = true
-		j += 2
-	} else if j < len(buf) && buf[j] == '-' {
-		if j+1 == len(buf) && !eof {
-			return r, candUndecided
-		}
-		return r, candNo
-	}
-	for j < len(buf) && (buf[j] == ' ' || buf[j] == '\t') {
-		j++
-	}
-	if j-i > maxLine {
+	t, outcome := matchDelimiter(buf[j:], eof)
+	if j+t.pad-i > maxLine {
 		// Padding past the line limit is refused wherever it ends, so
 		// that the answer does not depend on how much the buffer held.
 		return r, candTooLong
 	}
-	if j == len(buf) {
+	if outcome == candYes {
+		r.close = t.close
+		r.line = j + t.n - ls
+		r.bareLF = r.bareLF || t.bareLF
+	}
+	return r, outcome
+}
+
+// delimTail is what follows the dash-boundary on a delimiter line.
+type delimTail struct {
+	close  bool // "--" follows the boundary: a close delimiter
+	pad    int  // where the transport padding ends, "--" included
+	n      int  // length of the tail, its line break included (none at the end of input)
+	bareLF bool // the line break is a bare LF
+}
+
+// matchDelimiter is the grammar of a delimiter line after its dash-boundary,
+// the one place it is written down. RFC 2046's
+//
+//	delimiter transport-padding CRLF  /  close-delimiter transport-padding [CRLF]
+//
+// read tolerantly, with the line break decided on this line alone:
+//
+//	tail := [ "--" ] *( SP / HTAB ) ( CRLF / LF / end of input )
+//
+// after is what follows the dash-boundary, up to the end of the input seen so
+// far; eof says no input follows it. The outcome is candYes with t's extent,
+// candNo, or candUndecided when after ends before the answer is known ("--b-"
+// may become "--b--", "--b \r" may become "--b \r\n"). t.pad is set in every
+// case but a lone "-". Anything else after the boundary, such as "--batch_Xyz"
+// for boundary batch_X, is no delimiter: a boundary may be a prefix of
+// another.
+func matchDelimiter(after []byte, eof bool) (t delimTail, outcome int) {
+	j := 0
+	// "--" makes a close delimiter; a lone "-" may be its first half.
+	if len(after) >= 2 && after[0] == '-' && after[1] == '-' {
+		t.close = true
+		j = 2
+	} else if len(after) > 0 && after[0] == '-' {
+		if len(after) == 1 && !eof {
+			return t, candUndecided
+		}
+		return t, candNo
+	}
+	for j < len(after) && isWS(after[j]) {
+		j++
+	}
+	t.pad = j
+	if j == len(after) {
 		if !eof {
-			return r, candUndecided
+			return t, candUndecided
 		}
-		r.line = j - ls
-		return r, candYes
+		t.n = j
+		return t, candYes
 	}
-	switch buf[j] {
+	switch after[j] {
 	case '\n':
-		r.bareLF = true
-		r.line = j + 1 - ls
-		return r, candYes
+		t.n, t.bareLF = j+1, true
+		return t, candYes
 	case '\r':
-		if j+1 == len(buf) {
+		if j+1 == len(after) {
 			if eof {
-				return r, candNo
+				return t, candNo
 			}
-			return r, candUndecided
+			return t, candUndecided
 		}
-		if buf[j+1] == '\n' {
-			r.line = j + 2 - ls
-			return r, candYes
+		if after[j+1] == '\n' {
+			t.n = j + 2
+			return t, candYes
 		}
 	}
-	return r, candNo
+	return t, candNo
 }
 
 // partialTail returns the length of buf without its longest suffix that could
@@ -275,8 +310,9 @@ func prefixOfAny(b []byte, levels []level) bool {
 	return false
 }
 
-// delimiterLine reports whether line (without its line break) is a delimiter
-// line of one of levels, innermost first, and whether it closes.
+// delimiterLine reports whether line (a whole line, without its line break)
+// is a delimiter line of one of levels, innermost first, and whether it
+// closes.
 func delimiterLine(line []byte, levels []level) (li int, close, ok bool) {
 	if len(line) < 3 || line[0] != '-' || line[1] != '-' {
 		return 0, false, false
@@ -286,13 +322,8 @@ func delimiterLine(line []byte, levels []level) (li int, close, ok bool) {
 		if !bytes.HasPrefix(line, d) {
 			continue
 		}
-		rest := line[len(d):]
-		close = len(rest) >= 2 && rest[0] == '-' && rest[1] == '-'
-		if close {
-			rest = rest[2:]
-		}
-		if len(trimWS(rest)) == 0 {
-			return li, close, true
+		if t, outcome := matchDelimiter(line[len(d):], true); outcome == candYes {
+			return li, t.close, true
 		}
 	}
 	return 0, false, false
