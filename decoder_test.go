@@ -269,7 +269,7 @@ func closeEnd(t *testing.T, data []byte, contentType string) int {
 	for {
 		p, err := d.Next()
 		if err == io.EOF {
-			return int(d.pendOffset) + len(d.levels[0].dash) + 2
+			return int(d.pend.offset) + len(d.levels[0].dash) + 2
 		}
 		require.NoError(t, err)
 		_ = p

@@ -874,7 +874,7 @@ func closeOffset(data []byte, contentType string) int {
 	for {
 		_, err := d.Next()
 		if err == io.EOF {
-			return int(d.pendOffset) + len(d.levels[0].dash) + 2
+			return int(d.pend.offset) + len(d.levels[0].dash) + 2
 		}
 		if err != nil {
 			return -1

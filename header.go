@@ -18,6 +18,9 @@ type fieldSpan struct {
 
 func (s span) of(b []byte) []byte { return b[s.a:s.b:s.b] }
 
+// add returns s moved n bytes on.
+func (s span) add(n int) span { return span{s.a + n, s.b + n} }
+
 // readLine consumes the next line and returns it without its line break.
 // The slice is only valid until the next read. Input that ends inside the
 // line is truncated input.
@@ -57,14 +60,14 @@ func (d *Decoder) readLine() (line []byte, bareLF bool, err error) {
 func (d *Decoder) readPart() (*Part, error) {
 	if d.nparts >= d.opts.maxParts {
 		d.nparts++
-		return nil, d.syntaxErrorAt(d.pendOffset, ErrTooManyParts, 0, "")
+		return nil, d.syntaxErrorAt(d.pend.offset, ErrTooManyParts, 0, "")
 	}
 	d.nparts++
 	top := len(d.levels) - 1
 	d.resetPart(KindOther, top)
 	p := &d.part
 	p.index = d.nparts - 1
-	p.offset = d.pendOffset
+	p.offset = d.pend.offset
 	if top > 0 {
 		p.boundary = d.levels[top].boundary()
 	}
@@ -92,7 +95,7 @@ func (d *Decoder) readPart() (*Part, error) {
 	case equalFold(mt, "application/http"):
 		p.kind = KindOperation
 		if ended {
-			return nil, d.syntaxErrorAt(d.pendOffset, ErrStartLine, 0, "operation part holds no HTTP message")
+			return nil, d.syntaxErrorAt(d.pend.offset, ErrStartLine, 0, "operation part holds no HTTP message")
 		}
 		if err := d.readMessage(msgTypeOf(params)); err != nil {
 			return nil, err
@@ -263,9 +266,22 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 	}
 	base := len(d.meta)
 	d.meta = append(d.meta, line...)
-	dev, detail := parseStartLine(d.meta[base:], base, &d.start, p)
-	if detail != "" {
-		return d.syntaxErrorAt(off, ErrStartLine, 0, detail+" in "+quote(string(line)))
+	line = d.meta[base:]
+	var dev Deviation
+	var problem string
+	if isStatusLine(line) {
+		var proto, code, reason span
+		p.msg = Response
+		proto, code, p.status, reason, dev, problem = parseStatusLine(line)
+		d.start = [3]span{proto.add(base), code.add(base), reason.add(base)}
+	} else {
+		var method, target, proto span
+		p.msg = Request
+		method, target, proto, dev, problem = parseRequestLine(line)
+		d.start = [3]span{method.add(base), target.add(base), proto.add(base)}
+	}
+	if problem != "" {
+		return d.syntaxErrorAt(off, ErrStartLine, 0, problem+" in "+quote(string(line)))
 	}
 	if msgtype != 0 && msgtype != p.msg {
 		dev |= DevMsgType
@@ -285,7 +301,7 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 	if ended {
 		// WIRE.md quirk 16: a bodiless request whose header block runs
 		// straight into the next delimiter.
-		if err := d.deviate(DevNoBlankLine, d.pendOffset); err != nil {
+		if err := d.deviate(DevNoBlankLine, d.pend.offset); err != nil {
 			return err
 		}
 	} else {
@@ -307,108 +323,106 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 		}
 	}
 	if ended && p.clen > 0 {
-		if err := d.deviate(DevContentLength, d.pendOffset); err != nil {
+		if err := d.deviate(DevContentLength, d.pend.offset); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// parseStartLine splits an embedded request line or status line, stored at
-// meta offset base, into spans, and fills p's kind and status. It returns the
-// deviations seen, or a description of why the line is malformed.
+// parseRequestLine splits an embedded request line into the spans of its
+// method, target and protocol, and returns the deviations seen, or a
+// description of why the line is malformed.
 //
-// RFC 9112: request-line = method SP request-target SP HTTP-version,
-// status-line = HTTP-version SP status-code SP [ reason-phrase ]. Runs of
-// spaces are tolerated (WIRE.md quirk 6); the target is what lies between
-// the first and the last space, as OData.net reads it, since a target may
-// hold spaces.
-func parseStartLine(line []byte, base int, sp *[3]span, p *Part) (dev Deviation, detail string) {
-	if bytes.HasPrefix(line, []byte("HTTP/")) {
-		p.msg = Response
-		i := bytes.IndexByte(line, ' ')
-		if i < 0 {
-			return 0, "no status code"
-		}
-		sp[0] = span{base, base + i}
-		j := i + 1
-		for j < len(line) && line[j] == ' ' {
-			j++
-		}
-		if j > i+1 {
-			dev |= DevRequestLine
-		}
-		if len(line)-j < 3 || !isDigit(line[j]) || !isDigit(line[j+1]) || !isDigit(line[j+2]) {
-			return 0, "no 3-digit status code"
-		}
-		p.status = int(line[j]-'0')*100 + int(line[j+1]-'0')*10 + int(line[j+2]-'0')
-		k := j + 3
-		if k == len(line) {
-			dev |= DevNoReason
-		} else if line[k] != ' ' {
-			return 0, "no 3-digit status code"
-		}
-		sp[1] = span{base + j, base + j + 3}
-		r := k
-		for r < len(line) && line[r] == ' ' {
-			r++
-		}
-		if r > k+1 && r < len(line) {
-			dev |= DevRequestLine
-		}
-		e := len(line)
-		for e > r && (line[e-1] == ' ' || line[e-1] == '\t') {
-			e--
-		}
-		sp[2] = span{base + r, base + e}
-		p.proto = nil
-	} else {
-		p.msg = Request
-		first := bytes.IndexByte(line, ' ')
-		last := bytes.LastIndexByte(line, ' ')
-		if first <= 0 || last == first && first == len(line)-1 {
-			return 0, "not a request line"
-		}
-		e := len(line)
-		for e > 0 && (line[e-1] == ' ' || line[e-1] == '\t') {
-			e--
-		}
-		if e < len(line) {
-			dev |= DevRequestLine
-			last = bytes.LastIndexByte(line[:e], ' ')
-		}
-		proto := line[last+1 : e]
-		if !bytes.HasPrefix(proto, []byte("HTTP/")) || last <= first {
-			return 0, "no HTTP version at the end of the request line"
-		}
-		t0, t1 := first+1, last
-		for t0 < t1 && line[t0] == ' ' {
-			t0++
-		}
-		for t1 > t0 && line[t1-1] == ' ' {
-			t1--
-		}
-		if t0 == t1 {
-			return 0, "no request target"
-		}
-		if t0 > first+1 || t1 < last {
-			dev |= DevRequestLine
-		}
-		sp[0] = span{base, base + first}
-		sp[1] = span{base + t0, base + t1}
-		sp[2] = span{base + last + 1, base + e}
+// RFC 9112: request-line = method SP request-target SP HTTP-version. Runs of
+// spaces (quirk 6 of the README's table: the Outlook documentation writes
+// "GET  /api/v2.0/me/messages    HTTP/1.1") and trailing spaces and tabs are
+// read as DevRequestLine; the target is what lies between the first and the
+// last space, as OData.net reads it, since a target may hold spaces. Any
+// HTTP/x.y other than HTTP/1.1 is DevProtoVersion.
+func parseRequestLine(line []byte) (method, target, proto span, dev Deviation, problem string) {
+	first := bytes.IndexByte(line, ' ')
+	last := bytes.LastIndexByte(line, ' ')
+	if first <= 0 || last == first && first == len(line)-1 {
+		return method, target, proto, 0, "not a request line"
 	}
-	var proto []byte
-	if p.msg == Response {
-		proto = line[sp[0].a-base : sp[0].b-base]
-	} else {
-		proto = line[sp[2].a-base : sp[2].b-base]
+	e := len(trimRightWS(line))
+	if e < len(line) {
+		dev |= DevRequestLine
+		last = bytes.LastIndexByte(line[:e], ' ')
 	}
-	if string(proto) != "HTTP/1.1" {
+	if last <= first || !bytes.HasPrefix(line[last+1:e], []byte("HTTP/")) {
+		return method, target, proto, 0, "no HTTP version at the end of the request line"
+	}
+	t0, t1 := first+1, last
+	for t0 < t1 && line[t0] == ' ' {
+		t0++
+	}
+	for t1 > t0 && line[t1-1] == ' ' {
+		t1--
+	}
+	if t0 == t1 {
+		return method, target, proto, 0, "no request target"
+	}
+	if t0 > first+1 || t1 < last {
+		dev |= DevRequestLine
+	}
+	method, target, proto = span{0, first}, span{t0, t1}, span{last + 1, e}
+	if string(proto.of(line)) != "HTTP/1.1" {
 		dev |= DevProtoVersion
 	}
-	return dev, ""
+	return method, target, proto, dev, ""
 }
+
+// parseStatusLine splits an embedded status line into the spans of its
+// protocol, status code and reason phrase, and the code's value, and returns
+// the deviations seen, or a description of why the line is malformed.
+//
+// RFC 9112: status-line = HTTP-version SP status-code SP [ reason-phrase ].
+// Read tolerantly (quirk 16 of the README's table): a line that ends after
+// the code, without the space, is DevNoReason; runs of spaces around the code
+// are DevRequestLine; trailing spaces and tabs are not part of the reason;
+// any HTTP/x.y other than HTTP/1.1 is DevProtoVersion.
+func parseStatusLine(line []byte) (proto, code span, status int, reason span, dev Deviation, problem string) {
+	i := bytes.IndexByte(line, ' ')
+	if i < 0 {
+		return proto, code, 0, reason, 0, "no status code"
+	}
+	j := i + 1
+	for j < len(line) && line[j] == ' ' {
+		j++
+	}
+	if j > i+1 {
+		dev |= DevRequestLine
+	}
+	if len(line)-j < 3 || !isDigit(line[j]) || !isDigit(line[j+1]) || !isDigit(line[j+2]) {
+		return proto, code, 0, reason, 0, "no 3-digit status code"
+	}
+	k := j + 3
+	if k == len(line) {
+		dev |= DevNoReason
+	} else if line[k] != ' ' {
+		return proto, code, 0, reason, 0, "no 3-digit status code"
+	}
+	r := k
+	for r < len(line) && line[r] == ' ' {
+		r++
+	}
+	if r > k+1 && r < len(line) {
+		dev |= DevRequestLine
+	}
+	e := max(r, len(trimRightWS(line)))
+	proto, code, reason = span{0, i}, span{j, k}, span{r, e}
+	status = int(line[j]-'0')*100 + int(line[j+1]-'0')*10 + int(line[j+2]-'0')
+	if string(proto.of(line)) != "HTTP/1.1" {
+		dev |= DevProtoVersion
+	}
+	return proto, code, status, reason, dev, ""
+}
+
+// isStatusLine reports whether an embedded start line is a status line: it
+// begins with the protocol, where a request line begins with a method.
+func isStatusLine(line []byte) bool { return bytes.HasPrefix(line, []byte("HTTP/")) }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 

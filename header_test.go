@@ -135,3 +135,127 @@ func TestMsgTypeOf(t *testing.T) {
 		})
 	}
 }
+
+// startLine is what parseRequestLine or parseStatusLine returns, as text.
+type startLine struct {
+	Method, Target, Proto string
+	Code                  string
+	Status                int
+	Reason                string
+	Dev                   Deviation
+	Problem               string
+}
+
+func TestParseRequestLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, line string
+		want       startLine
+	}{
+		{"plain", "GET /service/Products HTTP/1.1", startLine{Method: "GET", Target: "/service/Products", Proto: "HTTP/1.1"}},
+		{"quirk 6 extra spaces in request line", "GET  /api/v2.0/me/messages    HTTP/1.1", startLine{Method: "GET", Target: "/api/v2.0/me/messages", Proto: "HTTP/1.1", Dev: DevRequestLine}},
+		{"quirk 6 trailing spaces and tabs", "GET /x HTTP/1.1 \t", startLine{Method: "GET", Target: "/x", Proto: "HTTP/1.1", Dev: DevRequestLine}},
+		{"quirk 7 absolute target", "GET https://host/api/v2.0/me/messages HTTP/1.1", startLine{Method: "GET", Target: "https://host/api/v2.0/me/messages", Proto: "HTTP/1.1"}},
+		{"quirk 7 batch-relative target", "GET messages?$select=subject HTTP/1.1", startLine{Method: "GET", Target: "messages?$select=subject", Proto: "HTTP/1.1"}},
+		{"quirk 8 Content-ID reference", "PATCH $1/Price HTTP/1.1", startLine{Method: "PATCH", Target: "$1/Price", Proto: "HTTP/1.1"}},
+		{"quirk 16 HTTP/2.0", "POST /items HTTP/2.0", startLine{Method: "POST", Target: "/items", Proto: "HTTP/2.0", Dev: DevProtoVersion}},
+		{"quirk 16 HTTP/1.0 with extra spaces", "GET  / HTTP/1.0", startLine{Method: "GET", Target: "/", Proto: "HTTP/1.0", Dev: DevRequestLine | DevProtoVersion}},
+		{"target holding a space", "GET /a b HTTP/1.1", startLine{Method: "GET", Target: "/a b", Proto: "HTTP/1.1"}},
+		{"method alone", "GET", startLine{Problem: "not a request line"}},
+		{"method and a space", "GET ", startLine{Problem: "not a request line"}},
+		{"leading space", " GET / HTTP/1.1", startLine{Problem: "not a request line"}},
+		{"no protocol", "GET /x", startLine{Problem: "no HTTP version at the end of the request line"}},
+		{"no protocol, trailing spaces", "GET /x  ", startLine{Problem: "no HTTP version at the end of the request line"}},
+		{"method and spaces only", "GET   ", startLine{Problem: "no HTTP version at the end of the request line"}},
+		{"no target", "GET  HTTP/1.1", startLine{Problem: "no request target"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			line := []byte(tc.line)
+			m, tg, pr, dev, problem := parseRequestLine(line)
+			got := startLine{Method: string(m.of(line)), Target: string(tg.of(line)), Proto: string(pr.of(line)), Dev: dev, Problem: problem}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("parseRequestLine(%q) mismatch (-want +got):\n%s", tc.line, diff)
+			}
+			if isStatusLine(line) {
+				t.Errorf("isStatusLine(%q) = true, want false", tc.line)
+			}
+		})
+	}
+}
+
+func TestParseStatusLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, line string
+		want       startLine
+	}{
+		{"plain", "HTTP/1.1 200 OK", startLine{Proto: "HTTP/1.1", Code: "200", Status: 200, Reason: "OK"}},
+		{"quirk 16 multi-word reason", "HTTP/1.1 404 Not Found", startLine{Proto: "HTTP/1.1", Code: "404", Status: 404, Reason: "Not Found"}},
+		{"quirk 16 status line without reason phrase", "HTTP/1.1 204", startLine{Proto: "HTTP/1.1", Code: "204", Status: 204, Dev: DevNoReason}},
+		{"quirk 16 empty reason after the space", "HTTP/1.1 204 ", startLine{Proto: "HTTP/1.1", Code: "204", Status: 204}},
+		{"quirk 16 HTTP/1.0", "HTTP/1.0 202 Accepted", startLine{Proto: "HTTP/1.0", Code: "202", Status: 202, Reason: "Accepted", Dev: DevProtoVersion}},
+		{"quirk 6 extra spaces in status line", "HTTP/1.1  200   OK", startLine{Proto: "HTTP/1.1", Code: "200", Status: 200, Reason: "OK", Dev: DevRequestLine}},
+		{"trailing spaces and tabs not in the reason", "HTTP/1.1 200 OK \t", startLine{Proto: "HTTP/1.1", Code: "200", Status: 200, Reason: "OK"}},
+		{"no status code", "HTTP/1.1", startLine{Problem: "no status code"}},
+		{"letters in the code", "HTTP/1.1 2xx OK", startLine{Problem: "no 3-digit status code"}},
+		{"four digits", "HTTP/1.1 2000 OK", startLine{Problem: "no 3-digit status code"}},
+		{"two digits", "HTTP/1.1 20", startLine{Problem: "no 3-digit status code"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			line := []byte(tc.line)
+			pr, code, status, reason, dev, problem := parseStatusLine(line)
+			got := startLine{Proto: string(pr.of(line)), Code: string(code.of(line)), Status: status, Reason: string(reason.of(line)), Dev: dev, Problem: problem}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("parseStatusLine(%q) mismatch (-want +got):\n%s", tc.line, diff)
+			}
+			if !isStatusLine(line) {
+				t.Errorf("isStatusLine(%q) = false, want true", tc.line)
+			}
+		})
+	}
+}
+
+func TestParseLength(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		n        int64
+		ok       bool
+	}{
+		{"quirk 10 zero", "0", 0, true},
+		{"quirk 10 a length", "1234", 1234, true},
+		{"quirk 17 leading zeros", "007", 7, true},
+		{"quirk 17 not a number", "abc", 0, false},
+		{"quirk 17 sign", "+5", 0, false},
+		{"quirk 17 negative", "-1", 0, false},
+		{"quirk 17 inner space", "1 2", 0, false},
+		{"empty", "", 0, false},
+		{"18 digits", "999999999999999999", 999999999999999999, true},
+		{"19 digits could overflow", "9999999999999999999", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if n, ok := parseLength([]byte(tc.in)); n != tc.n || ok != tc.ok {
+				t.Errorf("parseLength(%q) = %d, %v, want %d, %v", tc.in, n, ok, tc.n, tc.ok)
+			}
+		})
+	}
+}
+
+func TestTrimWS(t *testing.T) {
+	for _, tc := range []struct {
+		in, both, left, right string
+	}{
+		{"", "", "", ""},
+		{"a", "a", "a", "a"},
+		{" \ta b\t ", "a b", "a b\t ", " \ta b"},
+		{" \t ", "", "", ""},
+		{"\r\na\r\n", "\r\na\r\n", "\r\na\r\n", "\r\na\r\n"}, // line breaks are not whitespace here
+	} {
+		if got := string(trimWS([]byte(tc.in))); got != tc.both {
+			t.Errorf("trimWS(%q) = %q, want %q", tc.in, got, tc.both)
+		}
+		if got := string(trimLeftWS([]byte(tc.in))); got != tc.left {
+			t.Errorf("trimLeftWS(%q) = %q, want %q", tc.in, got, tc.left)
+		}
+		if got := string(trimRightWS([]byte(tc.in))); got != tc.right {
+			t.Errorf("trimRightWS(%q) = %q, want %q", tc.in, got, tc.right)
+		}
+	}
+}
