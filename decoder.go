@@ -2,6 +2,7 @@ package batch
 
 import (
 	"io"
+	"strconv"
 )
 
 // Decoder reads a batch body from an io.Reader and yields its parts in
@@ -41,8 +42,9 @@ type Decoder struct {
 	nparts int     // MIME parts started so far
 	bom    bool    // the leading byte order mark has been looked for
 
-	region region  // the run of bytes being read up to the next delimiter
-	pend   pending // the delimiter line that ended the last region
+	region region    // the run of bytes being read up to the next delimiter
+	pend   pending   // the delimiter line that ended the last region
+	stray  strayLine // the preamble's first delimiter-like line, for ErrNoDelimiter
 
 	part Part
 
@@ -331,17 +333,47 @@ func (d *Decoder) advance() error {
 	return nil
 }
 
-// truncated is the error for input that ends before the batch does.
+// truncated is the error for input that ends before the batch does. Input
+// that ends before the first delimiter line of the batch is ErrNoDelimiter,
+// which says what was looked for and what was found instead.
 func (d *Decoder) truncated() error {
+	end := d.base + int64(d.wp)
+	if d.nparts == 0 {
+		return d.syntaxErrorAt(end, ErrNoDelimiter, 0, d.noDelimiter(end))
+	}
 	what := "input ended before the close delimiter of the batch"
 	if d.region.open && d.region.isBody {
 		what = "input ended inside a body"
 	}
-	return d.syntaxErrorAt(d.base+int64(d.wp), ErrTruncated, 0, what)
+	return d.syntaxErrorAt(end, ErrTruncated, 0, what)
+}
+
+// noDelimiter describes input of end bytes that holds no delimiter line of
+// the batch's boundary.
+func (d *Decoder) noDelimiter(end int64) string {
+	want := quote(string(d.levels[0].dash))
+	if end == 0 {
+		return "no line " + want + " in empty input"
+	}
+	msg := "no line " + want + " in " + strconv.FormatInt(end, 10) + " bytes"
+	line, cut := d.stray.text()
+	if line == "" {
+		return msg
+	}
+	q := quote(line)
+	if cut {
+		q = q[:len(q)-1] + `..."`
+	}
+	return msg + "; the first delimiter-like line is " + q + " (at offset " +
+		strconv.FormatInt(d.stray.offset, 10) + "), not a delimiter of boundary " +
+		quote(string(d.levels[0].boundary()))
 }
 
 // consume releases k region bytes.
 func (d *Decoder) consume(k int) {
+	if d.nparts == 0 && !d.stray.done {
+		d.stray.feed(d.buf[d.rp:d.rp+k], d.InputOffset())
+	}
 	d.rp += k
 	d.region.avail -= k
 	d.region.n += int64(k)

@@ -46,6 +46,7 @@ func addVectorSeeds(f *testing.F, add func(v vector)) {
 var sentinels = []error{
 	ErrTruncated, ErrContentType, ErrBoundary, ErrHeader, ErrStartLine,
 	ErrLineTooLong, ErrHeaderTooLarge, ErrTooManyParts, ErrTooDeep, ErrNonconforming,
+	ErrNoDelimiter,
 }
 
 // checkTyped fails unless err is a *SyntaxError wrapping one of the

@@ -328,3 +328,102 @@ func delimiterLine(line []byte, levels []level) (li int, close, ok bool) {
 	}
 	return 0, false, false
 }
+
+// maxStray is how much of a stray delimiter-like line is kept for an error
+// message.
+const maxStray = 80
+
+// strayLine remembers the first line of a preamble that looks like a
+// delimiter line ("--" and a printable byte at the start of a line) without
+// being one, so that input with no delimiter at all can name it: most often
+// the delimiter of another boundary than the one given. It is fed every
+// preamble byte in order, in chunks of any size, and keeps a fixed array:
+// no allocation, and the same answer however the input was chunked.
+type strayLine struct {
+	line   [maxStray + 2]byte // the line, with room to tell a CR and an overlong line
+	n      int                // bytes in line
+	offset int64              // input offset of the line
+	state  uint8              // where feed is in the current line
+	done   bool               // the line is kept: feed ignores the rest
+}
+
+// strayLine states while looking at the start of a line
+const (
+	strayStart   = iota // at the start of a line
+	strayDash1          // after "-"
+	strayDash2          // after "--"
+	strayKeep           // keeping a delimiter-like line
+	strayNotLine        // in a line that is not delimiter-like
+)
+
+// feed looks at p, the next bytes of the preamble, which start at input
+// offset off.
+func (s *strayLine) feed(p []byte, off int64) {
+	for i := 0; i < len(p) && !s.done; i++ {
+		c := p[i]
+		switch s.state {
+		case strayStart:
+			if c == '-' {
+				s.state = strayDash1
+				s.offset = off + int64(i)
+				continue
+			}
+		case strayDash1:
+			if c == '-' {
+				s.state = strayDash2
+				continue
+			}
+		case strayDash2:
+			if c > ' ' && c < 0x7f {
+				s.line[0], s.line[1], s.line[2] = '-', '-', c
+				s.n = 3
+				s.state = strayKeep
+				continue
+			}
+		case strayKeep:
+			if c == '\n' {
+				if s.line[s.n-1] == '\r' {
+					s.n--
+				}
+				s.done = true
+				return
+			}
+			s.line[s.n] = c
+			s.n++
+			if s.n == len(s.line) {
+				s.done = true // too long: enough is known
+			}
+			continue
+		case strayNotLine:
+			// Skip to the next line.
+			j := bytes.IndexByte(p[i:], '\n')
+			if j < 0 {
+				return
+			}
+			i += j
+			s.state = strayStart
+			continue
+		}
+		// Not delimiter-like: wait for the next line.
+		s.state = strayNotLine
+		if c == '\n' {
+			s.state = strayStart
+		}
+	}
+}
+
+// text returns the line kept without its line break, or "" if none; cut
+// reports that it was longer than maxStray bytes and is shortened to them.
+func (s *strayLine) text() (line string, cut bool) {
+	if s.state != strayKeep {
+		return "", false
+	}
+	n := s.n
+	if n > maxStray {
+		return string(s.line[:maxStray]), true
+	}
+	if s.line[n-1] == '\r' {
+		n-- // the input ended after a CR
+	}
+	return string(s.line[:n]), false
+}

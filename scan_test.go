@@ -214,3 +214,43 @@ func TestPartialTail(t *testing.T) {
 		})
 	}
 }
+
+func TestStrayLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		line     string
+		cut      bool
+		offset   int64
+	}{
+		{"another boundary", "--batch_abc\r\nContent-Type: x\r\n", "--batch_abc", false, 0},
+		{"quirk 4 bare LF", "--batch_abc\nx", "--batch_abc", false, 0},
+		{"quirk 14 not at the line start", "x --a\r\n", "", false, 0},
+		{"on a later line", "a\r\n\r\n--c--\r\n", "--c--", false, 5},
+		{"only the first", "--one\n--two\n", "--one", false, 0},
+		{"a dash and a space is no delimiter", "-- x\n- -y\n--z", "--z", false, 10},
+		{"two dashes alone are no delimiter", "--\r\n---\r\n", "---", false, 4},
+		{"input ends inside the line", "x\n--abc", "--abc", false, 2},
+		{"input ends after a CR", "x\n--abc\r", "--abc", false, 2},
+		{"cut at maxStray bytes", "--" + strings.Repeat("y", 100) + "\r\n", "--" + strings.Repeat("y", maxStray-2), true, 0},
+		{"exactly maxStray bytes", "--" + strings.Repeat("y", maxStray-2) + "\r\n", "--" + strings.Repeat("y", maxStray-2), false, 0},
+		{"none", "preamble\r\n", "", false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Whole, then one byte at a time: the same answer.
+			for _, step := range []int{len(tc.in), 1} {
+				var s strayLine
+				for i := 0; i < len(tc.in); i += step {
+					s.feed([]byte(tc.in[i:min(i+step, len(tc.in))]), int64(i))
+				}
+				line, cut := s.text()
+				var offset int64
+				if line != "" {
+					offset = s.offset
+				}
+				if line != tc.line || cut != tc.cut || offset != tc.offset {
+					t.Errorf("feed(%q) in steps of %d: text() = %q, %v at %d, want %q, %v at %d", tc.in, step, line, cut, offset, tc.line, tc.cut, tc.offset)
+				}
+			}
+		})
+	}
+}
