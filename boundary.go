@@ -41,8 +41,10 @@ func readableBoundary[S string | []byte](b S) bool {
 }
 
 // ValidBoundary reports whether b is a boundary RFC 2046 allows: 1 to 70
-// bchars, not ending in a space. The decoder reads only such boundaries and
-// the encoder writes only such boundaries.
+// bchars, not ending in a space. The encoder writes only such boundaries.
+// The decoder reads them and, read tolerantly, others too: any 1 to 200
+// printable ASCII characters other than '"', not ending in a space, such as
+// the Outlook documentation's "batch_{batchId}", recorded as [DevBoundary].
 func ValidBoundary(b string) bool { return validBoundary(b) }
 
 func validBoundary[S string | []byte](b S) bool {

@@ -183,8 +183,8 @@ func (d *Decoder) next() (*Part, error) {
 	top := len(d.levels) - 1
 	if d.pend.level < top {
 		// A parent's delimiter inside a changeset: the changeset was
-		// never closed (WIRE.md quirk 15). End it here; the delimiter
-		// stays pending for the parent.
+		// never closed (OData.net recovers the same way). End it here;
+		// the delimiter stays pending for the parent.
 		d.resetPart(KindChangesetEnd, top-1)
 		p.index = d.levels[top].index
 		p.offset = d.pend.offset
@@ -303,8 +303,9 @@ func (d *Decoder) advance() error {
 			}
 			d.bom = true
 			if d.wp-d.rp >= 3 && d.buf[d.rp] == 0xEF && d.buf[d.rp+1] == 0xBB && d.buf[d.rp+2] == 0xBF {
-				// WIRE.md quirk 13: OData.net's payloads start with a
-				// BOM; mime/multipart finds zero parts behind it.
+				// A byte order mark before the first delimiter:
+				// OData.net's payloads start with one, and
+				// mime/multipart finds zero parts behind it.
 				if err := d.deviateNext(DevBOM, 0); err != nil {
 					return err
 				}
@@ -396,14 +397,11 @@ func (d *Decoder) endRegion() error {
 		}
 	}
 	if d.region.isBody && d.part.kind == KindOperation && d.part.clen >= 0 && d.part.clen != d.region.n {
-		// WIRE.md quirk 17: the delimiter is the truth.
+		// The embedded Content-Length is a hint (clients count
+		// characters, not bytes): the delimiter is the truth.
 		if err := d.deviate(DevContentLength, d.pend.offset); err != nil {
 			return err
 		}
-	}
-	if d.region.isBody {
-		d.part.bodyLen = d.region.n
-		d.part.bodyDone = true
 	}
 	return nil
 }

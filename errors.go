@@ -155,10 +155,11 @@ func (e *SyntaxError) Error() string {
 // Unwrap returns Err.
 func (e *SyntaxError) Unwrap() error { return e.Err }
 
-// Deviation is a set of tolerated departures from the RFCs, one bit each,
-// numbered after WIRE.md's quirks. The decoder accepts them and records them
-// on the part ([Part.Deviations]); in strict mode ([Strict]) the first one
-// met is an [ErrNonconforming] error instead.
+// Deviation is a set of tolerated departures from the RFCs, one bit each. The
+// decoder accepts them and records them on the part ([Part.Deviations]); in
+// strict mode ([Strict]) the first one met is an [ErrNonconforming] error
+// instead. The quirk numbers in the constants' docs refer to the quirks
+// table of the README; the bits are not numbered after them.
 type Deviation uint32
 
 const (

@@ -43,7 +43,8 @@ func (d *Decoder) readLine() (line []byte, bareLF bool, err error) {
 		}
 		if d.eof {
 			// A delimiter line may end the input without a line break
-			// (WIRE.md quirk 1); any other line may not.
+			// (a close delimiter as the last bytes, quirk 1 of the
+			// README's table); any other line may not.
 			if _, _, ok := delimiterLine(w, d.levels); ok {
 				d.rp = d.wp
 				return w, false, nil
@@ -256,7 +257,7 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 			line = l
 			break
 		}
-		// WIRE.md quirk 16: OData.net skips blank lines here.
+		// Blank lines before the start line: OData.net skips them.
 		if err := d.deviate(DevBlankBeforeStartLine, off); err != nil {
 			return err
 		}
@@ -299,8 +300,8 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 		return err
 	}
 	if ended {
-		// WIRE.md quirk 16: a bodiless request whose header block runs
-		// straight into the next delimiter.
+		// A bodiless request whose header block runs straight into the
+		// next delimiter, without its blank line (Dynamics clients).
 		if err := d.deviate(DevNoBlankLine, d.pend.offset); err != nil {
 			return err
 		}
@@ -444,7 +445,7 @@ func (d *Decoder) setStartLine() {
 		p.proto = d.start[0].of(d.meta)
 		p.reason = d.start[2].of(d.meta)
 	}
-	// WIRE.md quirk 18: the MIME part header wins over the embedded one
+	// Content-ID: the MIME part header wins over the embedded one
 	// (Cosmos puts it only in the embedded headers).
 	f := lookupSpan(d.pspans, d.meta, "content-id")
 	if f == nil {

@@ -3,7 +3,7 @@ package batch
 import "bytes"
 
 // This file holds the delimiter scanner: pure functions over bytes, with no
-// I/O, so that every case can be tested without a reader (STYLE.md rule 4).
+// I/O, so that every case can be tested without a reader (scan_test.go).
 //
 // RFC 2046 §5.1.1:
 //
@@ -15,8 +15,8 @@ import "bytes"
 //
 // The scanner searches for "--"+boundary, not for CRLF+"--"+boundary: Go's
 // bytes.Index runs IndexByte on the needle's first byte, and a needle that
-// starts with CR stops at every line of a CRLF body (20× slower, PEERS.md
-// §0.1). Each hit is then checked in place: a line break (LF or CRLF, decided
+// starts with CR stops at every line of a CRLF body (20× slower when this
+// was measured). Each hit is then checked in place: a line break (LF or CRLF, decided
 // per line) before it, or the start of the region, and padding and a line
 // break, or the end of input, after it. One pass covers CRLF, bare LF and
 // mixed bodies, for every open boundary at once (a changeset's and its
