@@ -301,7 +301,8 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 	}
 	if ended {
 		// A bodiless request whose header block runs straight into the
-		// next delimiter, without its blank line (Dynamics clients).
+		// next delimiter, without its blank line (documentation samples
+		// of bodiless GETs omit it).
 		if err := d.deviate(DevNoBlankLine, d.pend.offset); err != nil {
 			return err
 		}
