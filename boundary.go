@@ -41,8 +41,10 @@ func readableBoundary[S string | []byte](b S) bool {
 }
 
 // ValidBoundary reports whether b is a boundary RFC 2046 allows: 1 to 70
-// bchars, not ending in a space. The decoder reads only such boundaries and
-// the encoder writes only such boundaries.
+// bchars, not ending in a space. The encoder writes only such boundaries.
+// The decoder reads them and, read tolerantly, others too: any 1 to 200
+// printable ASCII characters other than '"', not ending in a space, such as
+// the Outlook documentation's "batch_{batchId}", recorded as [DevBoundary].
 func ValidBoundary(b string) bool { return validBoundary(b) }
 
 func validBoundary[S string | []byte](b S) bool {
@@ -60,88 +62,39 @@ func validBoundary[S string | []byte](b S) bool {
 // ParseContentType returns the lower-cased media type and the boundary
 // parameter of a multipart Content-Type value, such as
 // `multipart/mixed; boundary=batch_36522ad7` or
-// `multipart/batching;boundary="01cf4e5a-4b88"` (WIRE.md quirk 9). Parameter
-// names fold case, the boundary may be quoted, and other parameters are
-// ignored. It fails with ErrContentType when the type is not multipart/* or
-// has no boundary, and with ErrBoundary when the boundary is empty, has
-// control or non-ASCII bytes, or is longer than 200 bytes. Read tolerantly:
-// a boundary RFC 2046 does not allow but the decoder reads (such as the
-// Outlook documentation's "batch_{batchId}") is returned without error;
-// [ValidBoundary] tells them apart.
+// `multipart/batching;boundary="01cf4e5a-4b88"`. Parameter names fold case,
+// the boundary may be a quoted-string (its quoted-pairs such as `\_` are
+// resolved), and other parameters are ignored. It fails with ErrContentType
+// when the type is not multipart/*, has no boundary, or has an unterminated
+// quoted-string, and with ErrBoundary when the boundary is one the decoder
+// cannot read (see [ErrBoundary]). Read tolerantly: a boundary RFC 2046 does
+// not allow but the decoder reads (such as the Outlook documentation's
+// "batch_{batchId}") is returned without error; [ValidBoundary] tells them
+// apart.
 //
-// It is a small hand-written scanner rather than mime.ParseMediaType, which
-// allocates a map per call and rejects some parameters real servers send.
+// It uses the decoder's own parameter scanner rather than
+// mime.ParseMediaType, which allocates a map per call and rejects some
+// parameters real servers send.
 func ParseContentType(v string) (mediaType, boundary string, err error) {
-	mt, params, _ := strings.Cut(v, ";")
-	mt = strings.ToLower(strings.TrimSpace(mt))
+	mt, params := splitMediaType(v)
+	mt = strings.ToLower(mt)
 	if !strings.HasPrefix(mt, "multipart/") || len(mt) == len("multipart/") {
 		return mt, "", &SyntaxError{Offset: -1, Part: -1, Err: ErrContentType, Detail: "media type " + quote(mt)}
 	}
-	b, ok, perr := param(params, "boundary")
-	if perr != "" {
-		return mt, "", &SyntaxError{Offset: -1, Part: -1, Err: ErrContentType, Detail: perr}
+	b, escaped, ok, problem := paramValue(params, "boundary")
+	if problem != "" {
+		return mt, "", &SyntaxError{Offset: -1, Part: -1, Err: ErrContentType, Detail: problem + " in " + quote(v)}
 	}
 	if !ok {
 		return mt, "", &SyntaxError{Offset: -1, Part: -1, Err: ErrContentType, Detail: "no boundary parameter in " + quote(v)}
+	}
+	if escaped {
+		b = string(appendUnescaped(nil, b))
 	}
 	if !readableBoundary(b) {
 		return mt, "", &SyntaxError{Offset: -1, Part: -1, Err: ErrBoundary, Detail: "boundary " + quote(b)}
 	}
 	return mt, b, nil
-}
-
-// param finds the parameter name (ASCII case-folded) in a ";"-separated
-// parameter list and returns its value, unquoted. A malformed list yields a
-// non-empty problem description.
-func param(params, name string) (value string, ok bool, problem string) {
-	s := params
-	for {
-		s = strings.TrimLeft(s, " \t;")
-		if s == "" {
-			return "", false, ""
-		}
-		eq := strings.IndexByte(s, '=')
-		if eq < 0 {
-			return "", false, ""
-		}
-		key := strings.TrimSpace(s[:eq])
-		s = strings.TrimLeft(s[eq+1:], " \t")
-		var val string
-		if strings.HasPrefix(s, `"`) {
-			var b strings.Builder
-			i := 1
-			closed := false
-			for ; i < len(s); i++ {
-				c := s[i]
-				if c == '\\' && i+1 < len(s) {
-					i++
-					b.WriteByte(s[i])
-					continue
-				}
-				if c == '"' {
-					closed = true
-					i++
-					break
-				}
-				b.WriteByte(c)
-			}
-			if !closed {
-				return "", false, "unterminated quoted parameter " + quote(key)
-			}
-			val = b.String()
-			s = s[i:]
-		} else {
-			end := strings.IndexByte(s, ';')
-			if end < 0 {
-				end = len(s)
-			}
-			val = strings.TrimRight(s[:end], " \t")
-			s = s[end:]
-		}
-		if strings.EqualFold(key, name) {
-			return val, true, ""
-		}
-	}
 }
 
 // needsQuotes reports whether a valid boundary must be quoted in a

@@ -21,6 +21,7 @@ func addVectorSeeds(f *testing.F, add func(v vector)) {
 var sentinels = []error{
 	ErrTruncated, ErrContentType, ErrBoundary, ErrHeader, ErrStartLine,
 	ErrLineTooLong, ErrHeaderTooLarge, ErrTooManyParts, ErrTooDeep, ErrNonconforming,
+	ErrNoDelimiter,
 }
 
 // checkTyped fails unless err is a *SyntaxError wrapping one of the
@@ -200,7 +201,7 @@ func closeOffset(data []byte, contentType string) int {
 	for {
 		_, err := d.Next()
 		if err == io.EOF {
-			return int(d.pendOffset) + len(d.levels[0].dash) + 2
+			return int(d.pend.offset) + len(d.levels[0].dash) + 2
 		}
 		if err != nil {
 			return -1

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"io"
+	"strconv"
 )
 
 // Decoder reads a batch body from an io.Reader and yields its parts in
@@ -41,20 +42,9 @@ type Decoder struct {
 	nparts int     // MIME parts started so far
 	bom    bool    // the leading byte order mark has been looked for
 
-	// The region is the run of bytes up to the next delimiter: a part's
-	// body, or a preamble or epilogue.
-	inRegion  bool
-	isBody    bool       // the region is the current part's body
-	atStart   bool       // nothing of the region consumed yet
-	avail     int        // bytes at rp known to be region bytes
-	found     bool       // a delimiter follows the avail bytes
-	hit       scanResult // that delimiter
-	regionLen int64      // region bytes consumed so far
-
-	pendLevel  int       // level of the delimiter that ended the region
-	pendClose  bool      // whether it closes
-	pendOffset int64     // input offset of its "--"
-	nextDev    Deviation // deviations met before the next part begins
+	region region    // the run of bytes being read up to the next delimiter
+	pend   pending   // the delimiter line that ended the last region
+	stray  strayLine // the preamble's first delimiter-like line, for ErrNoDelimiter
 
 	part Part
 
@@ -67,7 +57,31 @@ type Decoder struct {
 	espans []fieldSpan
 	pviews []RawField
 	eviews []RawField
-	start  [3]span // start line: method, target, proto; or proto, status, reason
+	start  [3]span // start line: method, target, proto; or proto, status code, reason
+
+	scratch []byte // a changeset boundary with its quoted-pairs resolved
+}
+
+// region is the run of bytes up to the next delimiter: a part's body, or a
+// preamble or epilogue.
+type region struct {
+	open    bool       // the decoder is inside a region
+	isBody  bool       // the region is the current part's body
+	atStart bool       // nothing of the region consumed yet
+	avail   int        // bytes at rp known to be region bytes
+	found   bool       // a delimiter follows the avail bytes
+	hit     scanResult // that delimiter
+	n       int64      // region bytes consumed so far
+}
+
+// pending is the delimiter line that ended the last region, consumed but not
+// yet acted on: the next call to Next opens the part it begins, or ends a
+// changeset.
+type pending struct {
+	level  int       // level of the delimiter
+	close  bool      // whether it closes
+	offset int64     // input offset of its "--"
+	dev    Deviation // deviations met before the next part begins
 }
 
 // NewDecoder returns a decoder for a batch body whose Content-Type is
@@ -123,15 +137,15 @@ func (d *Decoder) init(r io.Reader, boundary string, opts []DecodeOption) {
 	levels[0].dash = append(append(levels[0].dash[:0], "--"...), boundary...)
 	levels[0].index = -1
 	*d = Decoder{
-		r:        r,
-		levels:   levels,
-		inRegion: true,
-		atStart:  true,
-		meta:     d.meta[:0],
-		pspans:   d.pspans[:0],
-		espans:   d.espans[:0],
-		pviews:   d.pviews[:0],
-		eviews:   d.eviews[:0],
+		r:       r,
+		levels:  levels,
+		region:  region{open: true, atStart: true},
+		meta:    d.meta[:0],
+		pspans:  d.pspans[:0],
+		espans:  d.espans[:0],
+		pviews:  d.pviews[:0],
+		eviews:  d.eviews[:0],
+		scratch: d.scratch[:0],
 	}
 	buildDecodeOptions(&d.opts, opts)
 	if n := d.opts.bufferSize; cap(buf) < n || cap(buf) > 2*n {
@@ -161,33 +175,33 @@ func (d *Decoder) Next() (*Part, error) {
 
 func (d *Decoder) next() (*Part, error) {
 	p := &d.part
-	if d.inRegion {
+	if d.region.open {
 		if err := d.skipRegion(); err != nil {
 			return nil, err
 		}
 	}
 	top := len(d.levels) - 1
-	if d.pendLevel < top {
+	if d.pend.level < top {
 		// A parent's delimiter inside a changeset: the changeset was
-		// never closed (WIRE.md quirk 15). End it here; the delimiter
-		// stays pending for the parent.
+		// never closed (OData.net recovers the same way). End it here;
+		// the delimiter stays pending for the parent.
 		d.resetPart(KindChangesetEnd, top-1)
 		p.index = d.levels[top].index
-		p.offset = d.pendOffset
+		p.offset = d.pend.offset
 		p.boundary = d.levels[top].boundary()
-		if err := d.deviate(DevUnclosedChangeset, d.pendOffset); err != nil {
+		if err := d.deviate(DevUnclosedChangeset, d.pend.offset); err != nil {
 			return nil, err
 		}
 		d.levels = d.levels[:top]
 		return p, nil
 	}
-	if d.pendClose {
+	if d.pend.close {
 		if top == 0 {
 			return nil, io.EOF
 		}
 		d.resetPart(KindChangesetEnd, top-1)
 		p.index = d.levels[top].index
-		p.offset = d.pendOffset
+		p.offset = d.pend.offset
 		p.boundary = d.levels[top].boundary()
 		d.levels = d.levels[:top]
 		// The changeset's epilogue runs to the parent's next delimiter.
@@ -204,9 +218,9 @@ func (d *Decoder) resetPart(k Kind, depth int) {
 		kind:  k,
 		depth: depth,
 		clen:  -1,
-		dev:   d.nextDev,
+		dev:   d.pend.dev,
 	}
-	d.nextDev = 0
+	d.pend.dev = 0
 	d.meta = d.meta[:0]
 	d.pspans = d.pspans[:0]
 	d.espans = d.espans[:0]
@@ -232,12 +246,7 @@ func (d *Decoder) syntaxError(err error, detail string) error {
 
 // openRegion starts a run of bytes that ends at the next delimiter.
 func (d *Decoder) openRegion(isBody bool) {
-	d.inRegion = true
-	d.isBody = isBody
-	d.atStart = true
-	d.avail = 0
-	d.found = false
-	d.regionLen = 0
+	d.region = region{open: true, isBody: isBody, atStart: true}
 }
 
 // fill reads more input into buf, first moving the unread window to the
@@ -284,7 +293,7 @@ func (d *Decoder) fill() error {
 // advance makes region bytes available (avail > 0), or finds the delimiter
 // that ends the region (found with avail == 0).
 func (d *Decoder) advance() error {
-	for d.avail == 0 && !d.found {
+	for d.region.avail == 0 && !d.region.found {
 		if !d.bom {
 			if d.wp-d.rp < 3 && !d.eof {
 				if err := d.fill(); err != nil {
@@ -294,24 +303,25 @@ func (d *Decoder) advance() error {
 			}
 			d.bom = true
 			if d.wp-d.rp >= 3 && d.buf[d.rp] == 0xEF && d.buf[d.rp+1] == 0xBB && d.buf[d.rp+2] == 0xBF {
-				// WIRE.md quirk 13: OData.net's payloads start with a
-				// BOM; mime/multipart finds zero parts behind it.
+				// A byte order mark before the first delimiter:
+				// OData.net's payloads start with one, and
+				// mime/multipart finds zero parts behind it.
 				if err := d.deviateNext(DevBOM, 0); err != nil {
 					return err
 				}
 				d.rp += 3
 			}
 		}
-		r, ok := scanDelimiter(d.buf[d.rp:d.wp], d.levels, d.atStart, d.eof, d.opts.maxLine)
+		r, ok := scanDelimiter(d.buf[d.rp:d.wp], d.levels, d.region.atStart, d.eof, d.opts.maxLine)
 		if !ok {
 			return d.syntaxErrorAt(d.InputOffset()+int64(r.n), ErrLineTooLong, 0, "delimiter line with padding")
 		}
 		if r.found {
-			d.avail, d.found, d.hit = r.n, true, r
+			d.region.avail, d.region.found, d.region.hit = r.n, true, r
 			return nil
 		}
 		if r.n > 0 {
-			d.avail = r.n
+			d.region.avail = r.n
 			return nil
 		}
 		if d.eof {
@@ -324,47 +334,74 @@ func (d *Decoder) advance() error {
 	return nil
 }
 
-// truncated is the error for input that ends before the batch does.
+// truncated is the error for input that ends before the batch does. Input
+// that ends before the first delimiter line of the batch is ErrNoDelimiter,
+// which says what was looked for and what was found instead.
 func (d *Decoder) truncated() error {
+	end := d.base + int64(d.wp)
+	if d.nparts == 0 {
+		return d.syntaxErrorAt(end, ErrNoDelimiter, 0, d.noDelimiter(end))
+	}
 	what := "input ended before the close delimiter of the batch"
-	if d.inRegion && d.isBody {
+	if d.region.open && d.region.isBody {
 		what = "input ended inside a body"
 	}
-	return d.syntaxErrorAt(d.base+int64(d.wp), ErrTruncated, 0, what)
+	return d.syntaxErrorAt(end, ErrTruncated, 0, what)
+}
+
+// noDelimiter describes input of end bytes that holds no delimiter line of
+// the batch's boundary.
+func (d *Decoder) noDelimiter(end int64) string {
+	want := quote(string(d.levels[0].dash))
+	if end == 0 {
+		return "no line " + want + " in empty input"
+	}
+	msg := "no line " + want + " in " + strconv.FormatInt(end, 10) + " bytes"
+	line, cut := d.stray.text()
+	if line == "" {
+		return msg
+	}
+	q := quote(line)
+	if cut {
+		q = q[:len(q)-1] + `..."`
+	}
+	return msg + "; the first delimiter-like line is " + q + " (at offset " +
+		strconv.FormatInt(d.stray.offset, 10) + "), not a delimiter of boundary " +
+		quote(string(d.levels[0].boundary()))
 }
 
 // consume releases k region bytes.
 func (d *Decoder) consume(k int) {
+	if d.nparts == 0 && !d.stray.done {
+		d.stray.feed(d.buf[d.rp:d.rp+k], d.InputOffset())
+	}
 	d.rp += k
-	d.avail -= k
-	d.regionLen += int64(k)
+	d.region.avail -= k
+	d.region.n += int64(k)
 	if k > 0 {
-		d.atStart = false
+		d.region.atStart = false
 	}
 }
 
 // endRegion consumes the delimiter line that ends the region and makes it
 // pending. For a body it checks the declared Content-Length.
 func (d *Decoder) endRegion() error {
-	h := d.hit
+	h := d.region.hit
 	d.setPending(h.level, h.close, d.InputOffset()+int64(h.dash))
 	d.rp += h.line
-	d.found = false
-	d.inRegion = false
+	d.region.found = false
+	d.region.open = false
 	if h.bareLF {
-		if err := d.deviateNext(DevBareLF, d.pendOffset); err != nil {
+		if err := d.deviateNext(DevBareLF, d.pend.offset); err != nil {
 			return err
 		}
 	}
-	if d.isBody && d.part.kind == KindOperation && d.part.clen >= 0 && d.part.clen != d.regionLen {
-		// WIRE.md quirk 17: the delimiter is the truth.
-		if err := d.deviate(DevContentLength, d.pendOffset); err != nil {
+	if d.region.isBody && d.part.kind == KindOperation && d.part.clen >= 0 && d.part.clen != d.region.n {
+		// The embedded Content-Length is a hint (clients count
+		// characters, not bytes): the delimiter is the truth.
+		if err := d.deviate(DevContentLength, d.pend.offset); err != nil {
 			return err
 		}
-	}
-	if d.isBody {
-		d.part.bodyLen = d.regionLen
-		d.part.bodyDone = true
 	}
 	return nil
 }
@@ -375,14 +412,12 @@ func (d *Decoder) deviateNext(dev Deviation, off int64) error {
 	if d.opts.strict {
 		return d.syntaxErrorAt(off, ErrNonconforming, dev, "")
 	}
-	d.nextDev |= dev
+	d.pend.dev |= dev
 	return nil
 }
 
 func (d *Decoder) setPending(lv int, close bool, off int64) {
-	d.pendLevel = lv
-	d.pendClose = close
-	d.pendOffset = off
+	d.pend.level, d.pend.close, d.pend.offset = lv, close, off
 }
 
 // skipRegion discards the rest of the region and its delimiter.
@@ -391,8 +426,8 @@ func (d *Decoder) skipRegion() error {
 		if err := d.advance(); err != nil {
 			return err
 		}
-		if d.avail > 0 {
-			d.consume(d.avail)
+		if d.region.avail > 0 {
+			d.consume(d.region.avail)
 			continue
 		}
 		return d.endRegion()
@@ -404,7 +439,7 @@ func (d *Decoder) readBody(b []byte) (int, error) {
 	if d.err != nil {
 		return 0, d.err
 	}
-	if !d.inRegion || !d.isBody {
+	if !d.region.open || !d.region.isBody {
 		return 0, io.EOF
 	}
 	if len(b) == 0 {
@@ -414,8 +449,8 @@ func (d *Decoder) readBody(b []byte) (int, error) {
 		d.err = err
 		return 0, err
 	}
-	if d.avail > 0 {
-		n := copy(b, d.buf[d.rp:d.rp+d.avail])
+	if d.region.avail > 0 {
+		n := copy(b, d.buf[d.rp:d.rp+d.region.avail])
 		d.consume(n)
 		return n, nil
 	}
@@ -433,22 +468,22 @@ func (d *Decoder) writeBody(w io.Writer) (int64, error) {
 		if d.err != nil {
 			return total, d.err
 		}
-		if !d.inRegion || !d.isBody {
+		if !d.region.open || !d.region.isBody {
 			return total, nil
 		}
 		if err := d.advance(); err != nil {
 			d.err = err
 			return total, err
 		}
-		if d.avail == 0 {
+		if d.region.avail == 0 {
 			if err := d.endRegion(); err != nil {
 				d.err = err
 				return total, err
 			}
 			return total, nil
 		}
-		n, err := w.Write(d.buf[d.rp : d.rp+d.avail])
-		if n < 0 || n > d.avail {
+		n, err := w.Write(d.buf[d.rp : d.rp+d.region.avail])
+		if n < 0 || n > d.region.avail {
 			n = 0
 			if err == nil {
 				err = errBadWrite

@@ -17,12 +17,31 @@ var (
 	// also matches io.ErrUnexpectedEOF.
 	ErrTruncated error = &truncatedError{}
 
+	// ErrNoDelimiter: the input ended without a single delimiter line of
+	// the batch's boundary. The input was empty, cut before its first
+	// delimiter, not a batch at all, or delimited by another boundary than
+	// the one given; the Detail names the line it looked for and the first
+	// line that looks like a delimiter of some other boundary, if any.
+	//
+	// As input cut before its first delimiter is truncated input, it also
+	// matches ErrTruncated and io.ErrUnexpectedEOF, so that errors.Is(err,
+	// ErrTruncated) still catches every truncation; test for ErrNoDelimiter
+	// first to tell the two apart.
+	ErrNoDelimiter error = &noDelimiterError{}
+
 	// ErrContentType: the media type is not multipart/*, or it has no
 	// boundary parameter.
 	ErrContentType = errors.New("batch: not a multipart media type with a boundary")
 
-	// ErrBoundary: a boundary is not valid under RFC 2046 (1 to 70
-	// characters from its set, not ending in a space).
+	// ErrBoundary: a boundary the codec refuses. The decoder refuses a
+	// boundary that is empty, longer than 200 bytes, ends in a space, or
+	// holds a control byte, a non-ASCII byte or '"', and a changeset
+	// boundary equal to an enclosing one; it tolerates, as [DevBoundary], a
+	// boundary outside RFC 2046 that is otherwise readable, such as the
+	// Outlook documentation's "batch_{batchId}" or one of 71 to 200
+	// characters. The encoder refuses every boundary that is not valid under
+	// RFC 2046 ([ValidBoundary]: 1 to 70 characters from its set, not ending
+	// in a space).
 	ErrBoundary = errors.New("batch: invalid boundary")
 
 	// ErrHeader: a MIME part header or embedded HTTP header line is
@@ -59,20 +78,36 @@ var (
 )
 
 // truncatedError is ErrTruncated: its own type so that it can also match
-// io.ErrUnexpectedEOF, as a body reader's early end should (STYLE.md rule 2).
+// io.ErrUnexpectedEOF, as a body reader's early end should under the
+// io.Reader contract.
 type truncatedError struct{}
 
 func (*truncatedError) Error() string { return "batch: truncated input" }
 
 func (*truncatedError) Is(target error) bool { return target == io.ErrUnexpectedEOF }
 
+// noDelimiterError is ErrNoDelimiter: a kind of truncation.
+type noDelimiterError struct{}
+
+func (*noDelimiterError) Error() string { return "batch: no delimiter line found" }
+
+func (*noDelimiterError) Is(target error) bool {
+	return target == ErrTruncated || target == io.ErrUnexpectedEOF
+}
+
 // SyntaxError is the error for bad input: what went wrong (Err, one of the
 // sentinels above), where in the input (Offset), and in which part (Part).
 type SyntaxError struct {
-	// Offset is the byte offset in the input where the problem was found.
+	// Offset is the byte offset in the input where the problem was found,
+	// or -1 when the problem is not in the input (a Content-Type or
+	// boundary given to [NewDecoder], [NewDecoderBoundary] or
+	// [ParseContentType]).
 	Offset int64
-	// Part is the 0-based index of the MIME part being read (see
-	// [Part.Index]), or -1 before the first part.
+	// Part is the index of the MIME part being read, or -1 before the
+	// first part. It counts from 0 in document order, every MIME part
+	// alike: operations, changeset starts and other parts, at every depth,
+	// as [Part.Index] does. It is not an operation number such as the "#N"
+	// of batchcat's tree, which counts operations only.
 	Part int
 	// Err is the sentinel saying what went wrong.
 	Err error
@@ -82,7 +117,10 @@ type SyntaxError struct {
 	Detail string
 }
 
-// Error returns "batch: <what> at offset N in part I: <detail>".
+// Error returns "batch: <what> at offset N in part I (0-based, every MIME
+// part counted): <detail>", or "... at offset N before the first part: ...".
+// Without an offset (Offset < 0), the place is left out: "batch: <what>:
+// <detail>".
 func (e *SyntaxError) Error() string {
 	var b strings.Builder
 	msg := "batch: syntax error"
@@ -95,13 +133,17 @@ func (e *SyntaxError) Error() string {
 		b.WriteString(e.Deviation.String())
 		b.WriteString(")")
 	}
-	b.WriteString(" at offset ")
-	b.WriteString(strconv.FormatInt(e.Offset, 10))
+	if e.Offset >= 0 {
+		b.WriteString(" at offset ")
+		b.WriteString(strconv.FormatInt(e.Offset, 10))
+		if e.Part < 0 {
+			b.WriteString(" before the first part")
+		}
+	}
 	if e.Part >= 0 {
 		b.WriteString(" in part ")
 		b.WriteString(strconv.Itoa(e.Part))
-	} else {
-		b.WriteString(" before the first part")
+		b.WriteString(" (0-based, every MIME part counted)")
 	}
 	if e.Detail != "" {
 		b.WriteString(": ")
@@ -113,10 +155,11 @@ func (e *SyntaxError) Error() string {
 // Unwrap returns Err.
 func (e *SyntaxError) Unwrap() error { return e.Err }
 
-// Deviation is a set of tolerated departures from the RFCs, one bit each,
-// numbered after WIRE.md's quirks. The decoder accepts them and records them
-// on the part ([Part.Deviations]); in strict mode ([Strict]) the first one
-// met is an [ErrNonconforming] error instead.
+// Deviation is a set of tolerated departures from the RFCs, one bit each. The
+// decoder accepts them and records them on the part ([Part.Deviations]); in
+// strict mode ([Strict]) the first one met is an [ErrNonconforming] error
+// instead. The quirk numbers in the constants' docs refer to the quirks
+// table of the README; the bits are not numbered after them.
 type Deviation uint32
 
 const (

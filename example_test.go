@@ -116,7 +116,7 @@ func ExampleErrTruncated() {
 		}
 	}
 	// Output:
-	// true batch: truncated input at offset 394 in part 2: input ended inside a body
+	// true batch: truncated input at offset 394 in part 2 (0-based, every MIME part counted): input ended inside a body
 }
 
 // Part.Operation copies an operation out of the decoder's buffer, to keep it

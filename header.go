@@ -18,6 +18,9 @@ type fieldSpan struct {
 
 func (s span) of(b []byte) []byte { return b[s.a:s.b:s.b] }
 
+// add returns s moved n bytes on.
+func (s span) add(n int) span { return span{s.a + n, s.b + n} }
+
 // readLine consumes the next line and returns it without its line break.
 // The slice is only valid until the next read. Input that ends inside the
 // line is truncated input.
@@ -40,7 +43,8 @@ func (d *Decoder) readLine() (line []byte, bareLF bool, err error) {
 		}
 		if d.eof {
 			// A delimiter line may end the input without a line break
-			// (WIRE.md quirk 1); any other line may not.
+			// (a close delimiter as the last bytes, quirk 1 of the
+			// README's table); any other line may not.
 			if _, _, ok := delimiterLine(w, d.levels); ok {
 				d.rp = d.wp
 				return w, false, nil
@@ -57,14 +61,14 @@ func (d *Decoder) readLine() (line []byte, bareLF bool, err error) {
 func (d *Decoder) readPart() (*Part, error) {
 	if d.nparts >= d.opts.maxParts {
 		d.nparts++
-		return nil, d.syntaxErrorAt(d.pendOffset, ErrTooManyParts, 0, "")
+		return nil, d.syntaxErrorAt(d.pend.offset, ErrTooManyParts, 0, "")
 	}
 	d.nparts++
 	top := len(d.levels) - 1
 	d.resetPart(KindOther, top)
 	p := &d.part
 	p.index = d.nparts - 1
-	p.offset = d.pendOffset
+	p.offset = d.pend.offset
 	if top > 0 {
 		p.boundary = d.levels[top].boundary()
 	}
@@ -92,7 +96,7 @@ func (d *Decoder) readPart() (*Part, error) {
 	case equalFold(mt, "application/http"):
 		p.kind = KindOperation
 		if ended {
-			return nil, d.syntaxErrorAt(d.pendOffset, ErrStartLine, 0, "operation part holds no HTTP message")
+			return nil, d.syntaxErrorAt(d.pend.offset, ErrStartLine, 0, "operation part holds no HTTP message")
 		}
 		if err := d.readMessage(msgTypeOf(params)); err != nil {
 			return nil, err
@@ -109,7 +113,11 @@ func (d *Decoder) readPart() (*Part, error) {
 // pushChangeset opens a changeset level for the boundary in params.
 // off is the offset of its Content-Type line, for errors.
 func (d *Decoder) pushChangeset(params []byte, off int64) error {
-	b := paramValue(params, "boundary")
+	b, escaped, _, _ := paramValue(params, "boundary")
+	if escaped {
+		d.scratch = appendUnescaped(d.scratch[:0], b)
+		b = d.scratch
+	}
 	if !readableBoundary(b) {
 		return d.syntaxErrorAt(off, ErrBoundary, 0, "changeset boundary "+quote(string(b)))
 	}
@@ -249,7 +257,7 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 			line = l
 			break
 		}
-		// WIRE.md quirk 16: OData.net skips blank lines here.
+		// Blank lines before the start line: OData.net skips them.
 		if err := d.deviate(DevBlankBeforeStartLine, off); err != nil {
 			return err
 		}
@@ -259,9 +267,22 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 	}
 	base := len(d.meta)
 	d.meta = append(d.meta, line...)
-	dev, detail := parseStartLine(d.meta[base:], base, &d.start, p)
-	if detail != "" {
-		return d.syntaxErrorAt(off, ErrStartLine, 0, detail+" in "+quote(string(line)))
+	line = d.meta[base:]
+	var dev Deviation
+	var problem string
+	if isStatusLine(line) {
+		var proto, code, reason span
+		p.msg = Response
+		proto, code, p.status, reason, dev, problem = parseStatusLine(line)
+		d.start = [3]span{proto.add(base), code.add(base), reason.add(base)}
+	} else {
+		var method, target, proto span
+		p.msg = Request
+		method, target, proto, dev, problem = parseRequestLine(line)
+		d.start = [3]span{method.add(base), target.add(base), proto.add(base)}
+	}
+	if problem != "" {
+		return d.syntaxErrorAt(off, ErrStartLine, 0, problem+" in "+quote(string(line)))
 	}
 	if msgtype != 0 && msgtype != p.msg {
 		dev |= DevMsgType
@@ -279,9 +300,10 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 		return err
 	}
 	if ended {
-		// WIRE.md quirk 16: a bodiless request whose header block runs
-		// straight into the next delimiter.
-		if err := d.deviate(DevNoBlankLine, d.pendOffset); err != nil {
+		// A bodiless request whose header block runs straight into the
+		// next delimiter, without its blank line (documentation samples
+		// of bodiless GETs omit it).
+		if err := d.deviate(DevNoBlankLine, d.pend.offset); err != nil {
 			return err
 		}
 	} else {
@@ -303,108 +325,106 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 		}
 	}
 	if ended && p.clen > 0 {
-		if err := d.deviate(DevContentLength, d.pendOffset); err != nil {
+		if err := d.deviate(DevContentLength, d.pend.offset); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// parseStartLine splits an embedded request line or status line, stored at
-// meta offset base, into spans, and fills p's kind and status. It returns the
-// deviations seen, or a description of why the line is malformed.
+// parseRequestLine splits an embedded request line into the spans of its
+// method, target and protocol, and returns the deviations seen, or a
+// description of why the line is malformed.
 //
-// RFC 9112: request-line = method SP request-target SP HTTP-version,
-// status-line = HTTP-version SP status-code SP [ reason-phrase ]. Runs of
-// spaces are tolerated (WIRE.md quirk 6); the target is what lies between
-// the first and the last space, as OData.net reads it, since a target may
-// hold spaces.
-func parseStartLine(line []byte, base int, sp *[3]span, p *Part) (dev Deviation, detail string) {
-	if bytes.HasPrefix(line, []byte("HTTP/")) {
-		p.msg = Response
-		i := bytes.IndexByte(line, ' ')
-		if i < 0 {
-			return 0, "no status code"
-		}
-		sp[0] = span{base, base + i}
-		j := i + 1
-		for j < len(line) && line[j] == ' ' {
-			j++
-		}
-		if j > i+1 {
-			dev |= DevRequestLine
-		}
-		if len(line)-j < 3 || !isDigit(line[j]) || !isDigit(line[j+1]) || !isDigit(line[j+2]) {
-			return 0, "no 3-digit status code"
-		}
-		p.status = int(line[j]-'0')*100 + int(line[j+1]-'0')*10 + int(line[j+2]-'0')
-		k := j + 3
-		if k == len(line) {
-			dev |= DevNoReason
-		} else if line[k] != ' ' {
-			return 0, "no 3-digit status code"
-		}
-		sp[1] = span{base + j, base + j + 3}
-		r := k
-		for r < len(line) && line[r] == ' ' {
-			r++
-		}
-		if r > k+1 && r < len(line) {
-			dev |= DevRequestLine
-		}
-		e := len(line)
-		for e > r && (line[e-1] == ' ' || line[e-1] == '\t') {
-			e--
-		}
-		sp[2] = span{base + r, base + e}
-		p.proto = nil
-	} else {
-		p.msg = Request
-		first := bytes.IndexByte(line, ' ')
-		last := bytes.LastIndexByte(line, ' ')
-		if first <= 0 || last == first && first == len(line)-1 {
-			return 0, "not a request line"
-		}
-		e := len(line)
-		for e > 0 && (line[e-1] == ' ' || line[e-1] == '\t') {
-			e--
-		}
-		if e < len(line) {
-			dev |= DevRequestLine
-			last = bytes.LastIndexByte(line[:e], ' ')
-		}
-		proto := line[last+1 : e]
-		if !bytes.HasPrefix(proto, []byte("HTTP/")) || last <= first {
-			return 0, "no HTTP version at the end of the request line"
-		}
-		t0, t1 := first+1, last
-		for t0 < t1 && line[t0] == ' ' {
-			t0++
-		}
-		for t1 > t0 && line[t1-1] == ' ' {
-			t1--
-		}
-		if t0 == t1 {
-			return 0, "no request target"
-		}
-		if t0 > first+1 || t1 < last {
-			dev |= DevRequestLine
-		}
-		sp[0] = span{base, base + first}
-		sp[1] = span{base + t0, base + t1}
-		sp[2] = span{base + last + 1, base + e}
+// RFC 9112: request-line = method SP request-target SP HTTP-version. Runs of
+// spaces (quirk 6 of the README's table: the Outlook documentation writes
+// "GET  /api/v2.0/me/messages    HTTP/1.1") and trailing spaces and tabs are
+// read as DevRequestLine; the target is what lies between the first and the
+// last space, as OData.net reads it, since a target may hold spaces. Any
+// HTTP/x.y other than HTTP/1.1 is DevProtoVersion.
+func parseRequestLine(line []byte) (method, target, proto span, dev Deviation, problem string) {
+	first := bytes.IndexByte(line, ' ')
+	last := bytes.LastIndexByte(line, ' ')
+	if first <= 0 || last == first && first == len(line)-1 {
+		return method, target, proto, 0, "not a request line"
 	}
-	var proto []byte
-	if p.msg == Response {
-		proto = line[sp[0].a-base : sp[0].b-base]
-	} else {
-		proto = line[sp[2].a-base : sp[2].b-base]
+	e := len(trimRightWS(line))
+	if e < len(line) {
+		dev |= DevRequestLine
+		last = bytes.LastIndexByte(line[:e], ' ')
 	}
-	if string(proto) != "HTTP/1.1" {
+	if last <= first || !bytes.HasPrefix(line[last+1:e], []byte("HTTP/")) {
+		return method, target, proto, 0, "no HTTP version at the end of the request line"
+	}
+	t0, t1 := first+1, last
+	for t0 < t1 && line[t0] == ' ' {
+		t0++
+	}
+	for t1 > t0 && line[t1-1] == ' ' {
+		t1--
+	}
+	if t0 == t1 {
+		return method, target, proto, 0, "no request target"
+	}
+	if t0 > first+1 || t1 < last {
+		dev |= DevRequestLine
+	}
+	method, target, proto = span{0, first}, span{t0, t1}, span{last + 1, e}
+	if string(proto.of(line)) != "HTTP/1.1" {
 		dev |= DevProtoVersion
 	}
-	return dev, ""
+	return method, target, proto, dev, ""
 }
+
+// parseStatusLine splits an embedded status line into the spans of its
+// protocol, status code and reason phrase, and the code's value, and returns
+// the deviations seen, or a description of why the line is malformed.
+//
+// RFC 9112: status-line = HTTP-version SP status-code SP [ reason-phrase ].
+// Read tolerantly (quirk 16 of the README's table): a line that ends after
+// the code, without the space, is DevNoReason; runs of spaces around the code
+// are DevRequestLine; trailing spaces and tabs are not part of the reason;
+// any HTTP/x.y other than HTTP/1.1 is DevProtoVersion.
+func parseStatusLine(line []byte) (proto, code span, status int, reason span, dev Deviation, problem string) {
+	i := bytes.IndexByte(line, ' ')
+	if i < 0 {
+		return proto, code, 0, reason, 0, "no status code"
+	}
+	j := i + 1
+	for j < len(line) && line[j] == ' ' {
+		j++
+	}
+	if j > i+1 {
+		dev |= DevRequestLine
+	}
+	if len(line)-j < 3 || !isDigit(line[j]) || !isDigit(line[j+1]) || !isDigit(line[j+2]) {
+		return proto, code, 0, reason, 0, "no 3-digit status code"
+	}
+	k := j + 3
+	if k == len(line) {
+		dev |= DevNoReason
+	} else if line[k] != ' ' {
+		return proto, code, 0, reason, 0, "no 3-digit status code"
+	}
+	r := k
+	for r < len(line) && line[r] == ' ' {
+		r++
+	}
+	if r > k+1 && r < len(line) {
+		dev |= DevRequestLine
+	}
+	e := max(r, len(trimRightWS(line)))
+	proto, code, reason = span{0, i}, span{j, k}, span{r, e}
+	status = int(line[j]-'0')*100 + int(line[j+1]-'0')*10 + int(line[j+2]-'0')
+	if string(proto.of(line)) != "HTTP/1.1" {
+		dev |= DevProtoVersion
+	}
+	return proto, code, status, reason, dev, ""
+}
+
+// isStatusLine reports whether an embedded start line is a status line: it
+// begins with the protocol, where a request line begins with a method.
+func isStatusLine(line []byte) bool { return bytes.HasPrefix(line, []byte("HTTP/")) }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
@@ -426,7 +446,7 @@ func (d *Decoder) setStartLine() {
 		p.proto = d.start[0].of(d.meta)
 		p.reason = d.start[2].of(d.meta)
 	}
-	// WIRE.md quirk 18: the MIME part header wins over the embedded one
+	// Content-ID: the MIME part header wins over the embedded one
 	// (Cosmos puts it only in the embedded headers).
 	f := lookupSpan(d.pspans, d.meta, "content-id")
 	if f == nil {
@@ -485,54 +505,145 @@ func parseLength(v []byte) (int64, bool) {
 	return n, true
 }
 
-// splitMediaType splits a Content-Type value into its trimmed media type and
-// the parameter list after the first ";".
-func splitMediaType(v []byte) (mt, params []byte) {
-	if i := bytes.IndexByte(v, ';'); i >= 0 {
-		return trimWS(v[:i]), v[i+1:]
+// splitMediaType splits a Content-Type value into its media type, with
+// spaces and tabs trimmed, and the parameter list after the first ";".
+func splitMediaType[S string | []byte](v S) (mt, params S) {
+	end := len(v)
+	for i := 0; i < len(v); i++ {
+		if v[i] == ';' {
+			end = i
+			params = v[i+1:]
+			break
+		}
 	}
-	return trimWS(v), nil
+	s, e := 0, end
+	for s < e && isWS(v[s]) {
+		s++
+	}
+	for e > s && isWS(v[e-1]) {
+		e--
+	}
+	return v[s:e], params
 }
 
-// paramValue returns the value of parameter name in a ";"-separated list,
-// without quotes, as a view into params; nil if absent. Quoted-pair escapes
-// are left as they are: no boundary or msgtype needs them.
-func paramValue(params []byte, name string) []byte {
-	s := params
-	for len(s) > 0 {
-		s = trimLeftParamSep(s)
-		eq := bytes.IndexByte(s, '=')
-		if eq < 0 {
-			return nil
+// paramValue finds the parameter name (ASCII case-insensitive) in params, the
+// list after a media type, and returns its value. It is the one parser of
+// media-type parameters: ParseContentType, changeset boundaries and msgtype
+// all go through it. The grammar is RFC 2045's, read tolerantly:
+//
+//	params        := *( ";" [ name "=" value ] )   spaces and tabs allowed around ";" and "="
+//	value         := token / quoted-string
+//	quoted-string := DQUOTE *( qtext / quoted-pair ) DQUOTE
+//	quoted-pair   := "\" CHAR
+//
+// A quoted value is returned without its quotes, as a view into params; when
+// it holds a quoted-pair, escaped is true and the view still holds the
+// backslashes: the caller resolves them with appendUnescaped (so that the
+// common case allocates nothing). An unquoted value is trimmed of spaces and
+// tabs. Empty list items, names without "=", and bytes between a closing quote
+// and the next ";" are skipped. A quoted-string that is never closed runs to
+// the end of params, and problem says so; the first parameter of that name
+// wins.
+func paramValue[S string | []byte](params S, name string) (value S, escaped, ok bool, problem string) {
+	n := len(params)
+	i := 0
+	for {
+		for i < n && (isWS(params[i]) || params[i] == ';') {
+			i++
 		}
-		key := trimWS(s[:eq])
-		s = trimLeftWS(s[eq+1:])
-		var val []byte
-		if len(s) > 0 && s[0] == '"' {
-			end := bytes.IndexByte(s[1:], '"')
-			if end < 0 {
-				val, s = s[1:], nil
-			} else {
-				val, s = s[1:1+end], s[2+end:]
+		if i == n {
+			return value, false, false, problem
+		}
+		ks := i
+		for i < n && params[i] != '=' && params[i] != ';' {
+			i++
+		}
+		ke := i
+		for ke > ks && isWS(params[ke-1]) {
+			ke--
+		}
+		if i == n || params[i] == ';' {
+			continue // a name without a value
+		}
+		i++ // "="
+		for i < n && isWS(params[i]) {
+			i++
+		}
+		var vs, ve int
+		esc := false
+		if i < n && params[i] == '"' {
+			i++
+			vs = i
+			for i < n && params[i] != '"' {
+				if params[i] == '\\' && i+1 < n {
+					esc = true
+					i++
+				}
+				i++
+			}
+			ve = i
+			if i == n {
+				problem = "unterminated quoted string"
+			}
+			for i < n && params[i] != ';' {
+				i++
 			}
 		} else {
-			end := bytes.IndexByte(s, ';')
-			if end < 0 {
-				end = len(s)
+			vs = i
+			for i < n && params[i] != ';' {
+				i++
 			}
-			val, s = trimRightWS(s[:end]), s[end:]
+			ve = i
+			for ve > vs && isWS(params[ve-1]) {
+				ve--
+			}
 		}
-		if equalFold(key, name) {
-			return val
+		if foldEqual(params[ks:ke], name) {
+			return params[vs:ve], esc, true, problem
 		}
 	}
-	return nil
+}
+
+// appendUnescaped appends raw, a quoted-string's content as paramValue
+// returns it, to dst with each quoted-pair replaced by the byte it quotes.
+func appendUnescaped[S string | []byte](dst []byte, raw S) []byte {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c == '\\' && i+1 < len(raw) {
+			i++
+			c = raw[i]
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// foldEqual reports whether a equals the lower-case ASCII name s, ignoring
+// ASCII case in a.
+func foldEqual[S string | []byte](a S, s string) bool {
+	if len(a) != len(s) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		c := a[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // msgTypeOf returns the msgtype parameter of an application/http
 // Content-Type (UCWA, .NET HttpMessageContent), or 0.
 func msgTypeOf(params []byte) MessageKind {
-	v := paramValue(params, "msgtype")
+	v, escaped, _, _ := paramValue(params, "msgtype")
+	if escaped {
+		var a [16]byte
+		v = appendUnescaped(a[:0], v)
+	}
 	switch {
 	case equalFold(v, "request"):
 		return Request
@@ -541,6 +652,8 @@ func msgTypeOf(params []byte) MessageKind {
 	}
 	return 0
 }
+
+func isWS(c byte) bool { return c == ' ' || c == '\t' }
 
 // trimWS trims spaces and tabs from both ends of b. bytes.Trim with a cutset
 // builds the set on every call, a third of the header-reading time.
@@ -560,14 +673,6 @@ func trimLeftWS(b []byte) []byte {
 func trimRightWS(b []byte) []byte {
 	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
 		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// trimLeftParamSep trims spaces, tabs and semicolons from the start of b.
-func trimLeftParamSep(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == ';') {
-		b = b[1:]
 	}
 	return b
 }

@@ -203,9 +203,7 @@ type Part struct {
 	offset    int64
 	dev       Deviation
 	status    int
-	clen      int64 // declared embedded Content-Length, -1 if none
-	bodyLen   int64 // body bytes delivered or discarded so far
-	bodyDone  bool
+	clen      int64  // declared embedded Content-Length, -1 if none
 	boundary  []byte // changeset boundary (start/end), or enclosing changeset (operations)
 	header    Header // MIME part headers
 	embedded  Header // embedded HTTP headers

@@ -3,7 +3,7 @@ package batch
 import "bytes"
 
 // This file holds the delimiter scanner: pure functions over bytes, with no
-// I/O, so that every case can be tested without a reader (STYLE.md rule 4).
+// I/O, so that every case can be tested without a reader (scan_test.go).
 //
 // RFC 2046 §5.1.1:
 //
@@ -15,8 +15,8 @@ import "bytes"
 //
 // The scanner searches for "--"+boundary, not for CRLF+"--"+boundary: Go's
 // bytes.Index runs IndexByte on the needle's first byte, and a needle that
-// starts with CR stops at every line of a CRLF body (20× slower, PEERS.md
-// §0.1). Each hit is then checked in place: a line break (LF or CRLF, decided
+// starts with CR stops at every line of a CRLF body (20× slower when this
+// was measured). Each hit is then checked in place: a line break (LF or CRLF, decided
 // per line) before it, or the start of the region, and padding and a line
 // break, or the end of input, after it. One pass covers CRLF, bare LF and
 // mixed bodies, for every open boundary at once (a changeset's and its
@@ -178,49 +178,84 @@ func checkCandidate(buf []byte, i int, dash []byte, atStart, eof bool, maxLine i
 	if len(dash) > maxNeedle && !bytes.Equal(buf[i:j], dash) {
 		return r, candNo
 	}
-	// "--" makes a close delimiter; a lone "-" may be its first half.
-	if j+2 <= len(buf) && buf[j] == '-' && buf[j+1] == '-' {
-		r.close = true
-		j += 2
-	} else if j < len(buf) && buf[j] == '-' {
-		if j+1 == len(buf) && !eof {
-			return r, candUndecided
-		}
-		return r, candNo
-	}
-	for j < len(buf) && (buf[j] == ' ' || buf[j] == '\t') {
-		j++
-	}
-	if j-i > maxLine {
+	t, outcome := matchDelimiter(buf[j:], eof)
+	if j+t.pad-i > maxLine {
 		// Padding past the line limit is refused wherever it ends, so
 		// that the answer does not depend on how much the buffer held.
 		return r, candTooLong
 	}
-	if j == len(buf) {
+	if outcome == candYes {
+		r.close = t.close
+		r.line = j + t.n - ls
+		r.bareLF = r.bareLF || t.bareLF
+	}
+	return r, outcome
+}
+
+// delimTail is what follows the dash-boundary on a delimiter line.
+type delimTail struct {
+	close  bool // "--" follows the boundary: a close delimiter
+	pad    int  // where the transport padding ends, "--" included
+	n      int  // length of the tail, its line break included (none at the end of input)
+	bareLF bool // the line break is a bare LF
+}
+
+// matchDelimiter is the grammar of a delimiter line after its dash-boundary,
+// the one place it is written down. RFC 2046's
+//
+//	delimiter transport-padding CRLF  /  close-delimiter transport-padding [CRLF]
+//
+// read tolerantly, with the line break decided on this line alone:
+//
+//	tail := [ "--" ] *( SP / HTAB ) ( CRLF / LF / end of input )
+//
+// after is what follows the dash-boundary, up to the end of the input seen so
+// far; eof says no input follows it. The outcome is candYes with t's extent,
+// candNo, or candUndecided when after ends before the answer is known ("--b-"
+// may become "--b--", "--b \r" may become "--b \r\n"). t.pad is set in every
+// case but a lone "-". Anything else after the boundary, such as "--batch_Xyz"
+// for boundary batch_X, is no delimiter: a boundary may be a prefix of
+// another.
+func matchDelimiter(after []byte, eof bool) (t delimTail, outcome int) {
+	j := 0
+	// "--" makes a close delimiter; a lone "-" may be its first half.
+	if len(after) >= 2 && after[0] == '-' && after[1] == '-' {
+		t.close = true
+		j = 2
+	} else if len(after) > 0 && after[0] == '-' {
+		if len(after) == 1 && !eof {
+			return t, candUndecided
+		}
+		return t, candNo
+	}
+	for j < len(after) && isWS(after[j]) {
+		j++
+	}
+	t.pad = j
+	if j == len(after) {
 		if !eof {
-			return r, candUndecided
+			return t, candUndecided
 		}
-		r.line = j - ls
-		return r, candYes
+		t.n = j
+		return t, candYes
 	}
-	switch buf[j] {
+	switch after[j] {
 	case '\n':
-		r.bareLF = true
-		r.line = j + 1 - ls
-		return r, candYes
+		t.n, t.bareLF = j+1, true
+		return t, candYes
 	case '\r':
-		if j+1 == len(buf) {
+		if j+1 == len(after) {
 			if eof {
-				return r, candNo
+				return t, candNo
 			}
-			return r, candUndecided
+			return t, candUndecided
 		}
-		if buf[j+1] == '\n' {
-			r.line = j + 2 - ls
-			return r, candYes
+		if after[j+1] == '\n' {
+			t.n = j + 2
+			return t, candYes
 		}
 	}
-	return r, candNo
+	return t, candNo
 }
 
 // partialTail returns the length of buf without its longest suffix that could
@@ -275,8 +310,9 @@ func prefixOfAny(b []byte, levels []level) bool {
 	return false
 }
 
-// delimiterLine reports whether line (without its line break) is a delimiter
-// line of one of levels, innermost first, and whether it closes.
+// delimiterLine reports whether line (a whole line, without its line break)
+// is a delimiter line of one of levels, innermost first, and whether it
+// closes.
 func delimiterLine(line []byte, levels []level) (li int, close, ok bool) {
 	if len(line) < 3 || line[0] != '-' || line[1] != '-' {
 		return 0, false, false
@@ -286,14 +322,108 @@ func delimiterLine(line []byte, levels []level) (li int, close, ok bool) {
 		if !bytes.HasPrefix(line, d) {
 			continue
 		}
-		rest := line[len(d):]
-		close = len(rest) >= 2 && rest[0] == '-' && rest[1] == '-'
-		if close {
-			rest = rest[2:]
-		}
-		if len(trimWS(rest)) == 0 {
-			return li, close, true
+		if t, outcome := matchDelimiter(line[len(d):], true); outcome == candYes {
+			return li, t.close, true
 		}
 	}
 	return 0, false, false
+}
+
+// maxStray is how much of a stray delimiter-like line is kept for an error
+// message.
+const maxStray = 80
+
+// strayLine remembers the first line of a preamble that looks like a
+// delimiter line ("--" and a printable byte at the start of a line) without
+// being one, so that input with no delimiter at all can name it: most often
+// the delimiter of another boundary than the one given. It is fed every
+// preamble byte in order, in chunks of any size, and keeps a fixed array:
+// no allocation, and the same answer however the input was chunked.
+type strayLine struct {
+	line   [maxStray + 2]byte // the line, with room to tell a CR and an overlong line
+	n      int                // bytes in line
+	offset int64              // input offset of the line
+	state  uint8              // where feed is in the current line
+	done   bool               // the line is kept: feed ignores the rest
+}
+
+// strayLine states while looking at the start of a line
+const (
+	strayStart   = iota // at the start of a line
+	strayDash1          // after "-"
+	strayDash2          // after "--"
+	strayKeep           // keeping a delimiter-like line
+	strayNotLine        // in a line that is not delimiter-like
+)
+
+// feed looks at p, the next bytes of the preamble, which start at input
+// offset off.
+func (s *strayLine) feed(p []byte, off int64) {
+	for i := 0; i < len(p) && !s.done; i++ {
+		c := p[i]
+		switch s.state {
+		case strayStart:
+			if c == '-' {
+				s.state = strayDash1
+				s.offset = off + int64(i)
+				continue
+			}
+		case strayDash1:
+			if c == '-' {
+				s.state = strayDash2
+				continue
+			}
+		case strayDash2:
+			if c > ' ' && c < 0x7f {
+				s.line[0], s.line[1], s.line[2] = '-', '-', c
+				s.n = 3
+				s.state = strayKeep
+				continue
+			}
+		case strayKeep:
+			if c == '\n' {
+				if s.line[s.n-1] == '\r' {
+					s.n--
+				}
+				s.done = true
+				return
+			}
+			s.line[s.n] = c
+			s.n++
+			if s.n == len(s.line) {
+				s.done = true // too long: enough is known
+			}
+			continue
+		case strayNotLine:
+			// Skip to the next line.
+			j := bytes.IndexByte(p[i:], '\n')
+			if j < 0 {
+				return
+			}
+			i += j
+			s.state = strayStart
+			continue
+		}
+		// Not delimiter-like: wait for the next line.
+		s.state = strayNotLine
+		if c == '\n' {
+			s.state = strayStart
+		}
+	}
+}
+
+// text returns the line kept without its line break, or "" if none; cut
+// reports that it was longer than maxStray bytes and is shortened to them.
+func (s *strayLine) text() (line string, cut bool) {
+	if s.state != strayKeep {
+		return "", false
+	}
+	n := s.n
+	if n > maxStray {
+		return string(s.line[:maxStray]), true
+	}
+	if s.line[n-1] == '\r' {
+		n-- // the input ended after a CR
+	}
+	return string(s.line[:n]), false
 }

@@ -128,7 +128,7 @@ Content-Type: application/http
 
 POST /items HTTP/1.1
 
-b`), "batch: truncated input at offset 130 in part 1: input ended inside a body", http.StatusBadRequest},
+b`), "batch: truncated input at offset 130 in part 1 (0-based, every MIME part counted): input ended inside a body", http.StatusBadRequest},
 		{"header without colon", "multipart/mixed; boundary=b", toCRLF(`--b
 Content-Type: application/http
 
