@@ -53,8 +53,8 @@ type Decoder struct {
 	// body moves through buf. spans index meta; views are built once the
 	// part's headers are complete.
 	meta   []byte
-	pspans []fieldSpan
-	espans []fieldSpan
+	ph     headerBlock // the MIME part headers
+	eh     headerBlock // the embedded HTTP headers
 	pviews []RawField
 	eviews []RawField
 	start  [3]span // start line: method, target, proto; or proto, status code, reason
@@ -141,8 +141,8 @@ func (d *Decoder) init(r io.Reader, boundary string, opts []DecodeOption) {
 		levels:  levels,
 		region:  region{open: true, atStart: true},
 		meta:    d.meta[:0],
-		pspans:  d.pspans[:0],
-		espans:  d.espans[:0],
+		ph:      headerBlock{spans: d.ph.spans[:0]},
+		eh:      headerBlock{spans: d.eh.spans[:0]},
 		pviews:  d.pviews[:0],
 		eviews:  d.eviews[:0],
 		scratch: d.scratch[:0],
@@ -222,8 +222,8 @@ func (d *Decoder) resetPart(k Kind, depth int) {
 	}
 	d.pend.dev = 0
 	d.meta = d.meta[:0]
-	d.pspans = d.pspans[:0]
-	d.espans = d.espans[:0]
+	d.ph.reset()
+	d.eh.reset()
 }
 
 // deviate records dev on the current part, or fails in strict mode.

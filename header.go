@@ -16,6 +16,59 @@ type fieldSpan struct {
 	offset      int64 // input offset of the header line, for errors
 }
 
+// Header names the decoder acts on, recognised once as each line is read so
+// that no lookup walks the block again.
+const (
+	keyOther = iota
+	keyContentType
+	keyContentID
+	keyContentLength
+	numKeys
+)
+
+// headerKey returns the key of a header name, keyOther for the rest.
+func headerKey(name []byte) int {
+	switch len(name) {
+	case len("content-id"):
+		if equalFold(name, "content-id") {
+			return keyContentID
+		}
+	case len("content-type"):
+		if equalFold(name, "content-type") {
+			return keyContentType
+		}
+	case len("content-length"):
+		if equalFold(name, "content-length") {
+			return keyContentLength
+		}
+	}
+	return keyOther
+}
+
+// headerBlock is one header block of the current part (its MIME headers, or
+// its embedded HTTP headers) as spans into Decoder.meta.
+type headerBlock struct {
+	spans []fieldSpan
+	// first holds, for each key, 1 + the index in spans of the first field
+	// of that name, or 0 when there is none.
+	first [numKeys]int
+	// lengths counts the Content-Length fields; only when there are
+	// several are their values compared.
+	lengths int
+}
+
+func (hb *headerBlock) reset() {
+	*hb = headerBlock{spans: hb.spans[:0]}
+}
+
+// get returns the first field with key k, or nil.
+func (hb *headerBlock) get(k int) *fieldSpan {
+	if i := hb.first[k]; i > 0 {
+		return &hb.spans[i-1]
+	}
+	return nil
+}
+
 func (s span) of(b []byte) []byte { return b[s.a:s.b:s.b] }
 
 // add returns s moved n bytes on.
@@ -74,11 +127,11 @@ func (d *Decoder) readPart() (*Part, error) {
 	}
 	d.start = [3]span{}
 
-	ended, err := d.readHeaders(&d.pspans, d.opts.maxPartHeader)
+	ended, err := d.readHeaders(&d.ph, d.opts.maxPartHeader)
 	if err != nil {
 		return nil, err
 	}
-	ct := lookupSpan(d.pspans, d.meta, "content-type")
+	ct := d.ph.get(keyContentType)
 	var mt, params []byte
 	if ct != nil {
 		mt, params = splitMediaType(ct.value.of(d.meta))
@@ -150,14 +203,14 @@ func (d *Decoder) pushChangeset(params []byte, off int64) error {
 // readHeaders reads header lines into meta and spans up to the blank line.
 // ended reports a delimiter line met first: the block ran into the next
 // delimiter without its blank line, which is then pending.
-func (d *Decoder) readHeaders(spans *[]fieldSpan, limit int) (ended bool, err error) {
-	// Work on a local slice header: appending through the pointer on
-	// every line showed up in profiles.
-	sp := *spans
-	defer func() { *spans = sp }()
+func (d *Decoder) readHeaders(hb *headerBlock, limit int) (ended bool, err error) {
+	// Work on a local slice header, stored back on success (an error is
+	// sticky, so the spans no longer matter then): appending through the
+	// pointer on every line showed up in profiles.
+	sp := hb.spans
 	used := 0
 	for {
-		off := d.InputOffset()
+		off := d.base + int64(d.rp)
 		line, bareLF, err := d.readLine()
 		if err != nil {
 			return false, err
@@ -168,6 +221,7 @@ func (d *Decoder) readHeaders(spans *[]fieldSpan, limit int) (ended bool, err er
 				if bareLF {
 					err = d.deviateNext(DevBareLF, off)
 				}
+				hb.spans = sp
 				return true, err
 			}
 		}
@@ -177,6 +231,7 @@ func (d *Decoder) readHeaders(spans *[]fieldSpan, limit int) (ended bool, err er
 			}
 		}
 		if len(line) == 0 {
+			hb.spans = sp
 			return false, nil
 		}
 		used += len(line) + fieldOverhead
@@ -230,6 +285,14 @@ func (d *Decoder) readHeaders(spans *[]fieldSpan, limit int) (ended bool, err er
 			value:  span{base + vs, base + ve},
 			offset: off,
 		})
+		if k := headerKey(line[:nameEnd]); k != keyOther {
+			if hb.first[k] == 0 {
+				hb.first[k] = len(sp)
+			}
+			if k == keyContentLength {
+				hb.lengths++
+			}
+		}
 	}
 }
 
@@ -295,7 +358,7 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 		dev &^= one
 	}
 
-	ended, err := d.readHeaders(&d.espans, d.opts.maxHeader-len(line))
+	ended, err := d.readHeaders(&d.eh, d.opts.maxHeader-len(line))
 	if err != nil {
 		return err
 	}
@@ -309,10 +372,11 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 	} else {
 		d.openRegion(true)
 	}
-	if f := lookupSpan(d.espans, d.meta, "content-length"); f != nil {
+	if f := d.eh.get(keyContentLength); f != nil {
 		n, ok := parseLength(f.value.of(d.meta))
-		for _, g := range d.espans {
-			if g.offset != f.offset && equalFold(g.name.of(d.meta), "content-length") && !bytes.Equal(g.value.of(d.meta), f.value.of(d.meta)) {
+		for i := 0; d.eh.lengths > 1 && i < len(d.eh.spans); i++ {
+			g := &d.eh.spans[i]
+			if g != f && equalFold(g.name.of(d.meta), "content-length") && !bytes.Equal(g.value.of(d.meta), f.value.of(d.meta)) {
 				ok = false // disagreeing duplicates
 			}
 		}
@@ -352,9 +416,9 @@ func (d *Decoder) setStartLine() {
 	}
 	// Content-ID: the MIME part header wins over the embedded one
 	// (Cosmos puts it only in the embedded headers).
-	f := lookupSpan(d.pspans, d.meta, "content-id")
+	f := d.ph.get(keyContentID)
 	if f == nil {
-		f = lookupSpan(d.espans, d.meta, "content-id")
+		f = d.eh.get(keyContentID)
 	}
 	if f != nil {
 		p.contentID, p.hasCID = f.value.of(d.meta), true
@@ -369,11 +433,11 @@ func (d *Decoder) headerViews() {
 	}
 	p.views = true
 	d.pviews = d.pviews[:0]
-	for _, f := range d.pspans {
+	for _, f := range d.ph.spans {
 		d.pviews = append(d.pviews, RawField{Name: f.name.of(d.meta), Value: f.value.of(d.meta)})
 	}
 	d.eviews = d.eviews[:0]
-	for _, f := range d.espans {
+	for _, f := range d.eh.spans {
 		d.eviews = append(d.eviews, RawField{Name: f.name.of(d.meta), Value: f.value.of(d.meta)})
 	}
 	if len(d.pviews) > 0 {
@@ -382,16 +446,6 @@ func (d *Decoder) headerViews() {
 	if len(d.eviews) > 0 {
 		p.embedded = Header(d.eviews)
 	}
-}
-
-// lookupSpan returns the first field named name, or nil.
-func lookupSpan(spans []fieldSpan, meta []byte, name string) *fieldSpan {
-	for i := range spans {
-		if equalFold(spans[i].name.of(meta), name) {
-			return &spans[i]
-		}
-	}
-	return nil
 }
 
 // parseLength parses a Content-Length value: decimal digits only.
