@@ -1,7 +1,6 @@
 package batch_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 )
@@ -11,33 +10,6 @@ import (
 // its own and must fail with a type error, while the same options passed
 // where they belong compile.
 func TestOptionsDoNotMix(t *testing.T) {
-	const program = `package main
-
-import (
-	"context"
-	"io"
-	"net/http"
-	"strings"
-
-	"github.com/batchcodec/batch"
-	"github.com/batchcodec/batch/batchhttp"
-)
-
-var (
-	_ = context.Background
-	_ = io.Discard
-	_ = http.NotFoundHandler
-	_ = strings.NewReader
-	_ = batch.NewDecoder
-	_ = batchhttp.Handler
-)
-
-func main() {
-	var b batchhttp.RequestBatch
-	_ = b
-	%s
-}
-`
 	wrong := []struct{ name, call string }{
 		{"server option to NewDecoder", `batch.NewDecoder(strings.NewReader(""), "multipart/mixed; boundary=b", batchhttp.MaxOperations(1))`},
 		{"server option to NewDecoder, spool", `batch.NewDecoder(strings.NewReader(""), "multipart/mixed; boundary=b", batchhttp.SpoolMemory(0))`},
@@ -56,9 +28,9 @@ func main() {
 	}
 	var blocks []readmeBlock
 	for i, w := range wrong {
-		blocks = append(blocks, readmeBlock{line: i, code: fmt.Sprintf(program, w.call)})
+		blocks = append(blocks, readmeBlock{line: i, code: optionsProgram(w.call)})
 	}
-	blocks = append(blocks, readmeBlock{line: len(wrong), code: fmt.Sprintf(program, strings.Join(right, "\n\t"))})
+	blocks = append(blocks, readmeBlock{line: len(wrong), code: optionsProgram(strings.Join(right, "\n\t"))})
 	dir, progs := readmeModule(t, blocks)
 	for i, w := range wrong {
 		out, err := goCommand(dir, "vet", "./"+progs[i][len(dir)+1:]).CombinedOutput()
@@ -73,4 +45,9 @@ func main() {
 	if out, err := goCommand(dir, "vet", "./"+progs[len(wrong)][len(dir)+1:]).CombinedOutput(); err != nil {
 		t.Errorf("options passed where they belong do not compile:\n%s", out)
 	}
+}
+
+// optionsProgram is a program whose main makes the given calls.
+func optionsProgram(calls string) string {
+	return goProgram("", "\tvar b batchhttp.RequestBatch\n\t_ = b\n\t"+calls)
 }

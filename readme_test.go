@@ -51,10 +51,11 @@ func readmeGoBlocks(t *testing.T) []readmeBlock {
 	return blocks
 }
 
-// fragmentWrapper turns a README fragment into a program: the fragment is
-// the body of a function whose parameters are the names the fragments use,
-// and every import is used once so that none is unused.
-const fragmentWrapper = `package main
+// goProgram returns a main package that imports what the README's
+// fragments and the option tests use, each import used once so that none is
+// unused, with decls after the imports and body as main's body.
+func goProgram(decls, body string) string {
+	return `package main
 
 import (
 	"context"
@@ -81,11 +82,18 @@ var (
 	_ = batchhttp.Handler
 )
 
-func fragment(resp *http.Response, w io.Writer, dst io.Writer, mail io.Reader) error {
-%s}
-
-func main() { _ = fragment }
+` + decls + `
+func main() {
+` + body + `
+}
 `
+}
+
+// fragment turns a README fragment into a program: the fragment is the body
+// of a function whose parameters are the names the fragments use.
+func fragment(code string) string {
+	return goProgram("func fragment(resp *http.Response, w io.Writer, dst io.Writer, mail io.Reader) error {\n"+code+"}\n", "\t_ = fragment")
+}
 
 // packageClause finds a block that is a whole file rather than a fragment.
 var packageClause = regexp.MustCompile(`(?m)^package `)
@@ -106,7 +114,7 @@ func readmeModule(t *testing.T, blocks []readmeBlock) (dir string, progs []strin
 	for _, b := range blocks {
 		code := b.code
 		if !packageClause.MatchString(code) {
-			code = fmt.Sprintf(fragmentWrapper, code)
+			code = fragment(code)
 		}
 		prog := filepath.Join(dir, fmt.Sprintf("line%d", b.line))
 		require.NoError(t, os.MkdirAll(prog, 0o755))
