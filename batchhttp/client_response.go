@@ -1,0 +1,493 @@
+package batchhttp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/batchcodec/batch"
+)
+
+// This file reads the outer response: the outer status and media type
+// first, then the answers, streamed by a ResponseReader or collected by
+// ReadResponse. Pairing answers with requests is in client_match.go.
+
+// Errors of the client's reading side, wrapped in a [*ResponseError].
+var (
+	// ErrNotBatch: the outer response is not a multipart batch: a status
+	// other than 2xx, such as 429 Too Many Requests (nothing in the batch
+	// ran), 401, 503 or 400 for a malformed batch, whatever its body; or a
+	// 2xx answer that is not multipart, such as the JSON batch SAP CAP
+	// sends to a request that says "Accept: application/json".
+	ErrNotBatch = errors.New("batch: response is not a batch")
+	// ErrBatchFailed: the batch failed as a whole, answered by a single
+	// part without Content-ID (Azure Blob beyond 256 sub-requests).
+	ErrBatchFailed = errors.New("batch: the batch failed as a whole")
+	// ErrMismatch: the answers cannot be paired with the requests without
+	// guessing: an unknown or repeated Content-ID, a Content-ID on an
+	// answer that order gives to another request, more answers than
+	// requests, a request without an answer although nothing failed
+	// before it, an answer where a changeset holds a different number, or
+	// answers that fit more than one pairing. No pairing is returned.
+	ErrMismatch = errors.New("batch: responses do not match requests")
+	// ErrStopped: the server stopped after a failed operation, as OData
+	// servers do without continue-on-error ([ContinueOnError]): the
+	// requests after it have no answer and did not run.
+	ErrStopped = errors.New("batch: the server stopped after a failed operation")
+	// ErrBufferLimit: the client would have to hold more answer bytes in
+	// memory than [MaxBufferBytes] allows.
+	ErrBufferLimit = errors.New("batch: answers exceed the client's buffer limit")
+)
+
+// ResponseError is the error of [RequestBatch.ReadResponse] and of a
+// [ResponseReader] for an outer response that does not answer each request
+// with one answer: what happened (Err), where, and the response that says
+// why.
+type ResponseError struct {
+	// Err is one of [ErrNotBatch], [ErrBatchFailed], [ErrMismatch],
+	// [ErrStopped] and [ErrBufferLimit].
+	Err error
+	// Requests is the number of requests in the batch; Responses the
+	// number of answers read when the error was found.
+	Requests  int
+	Responses int
+	// Answer and Request are the 0-based indices of the answer (in the
+	// order the server sent them) and of the request (in the order of
+	// [RequestBatch.Requests]) the error is about, -1 when it is about
+	// none.
+	Answer, Request int
+	// Response is the outer response for ErrNotBatch, its body replaced by
+	// the excerpt in Body; the one answering part for ErrBatchFailed.
+	Response *http.Response
+	// Body holds, for ErrNotBatch, the first bytes of the outer body, at
+	// most 8 KiB.
+	Body []byte
+	// Detail says what was found, for people; it is not meant to be parsed.
+	Detail string
+}
+
+// Error returns the sentinel's message, the status and Retry-After of the
+// outer response or the counts, and the detail.
+func (e *ResponseError) Error() string {
+	msg := e.Err.Error()
+	switch {
+	case errors.Is(e.Err, ErrNotBatch) && e.Response != nil:
+		msg += ": " + e.Response.Status
+		if ra := e.Response.Header.Get("Retry-After"); ra != "" {
+			msg += ", Retry-After " + ra
+		}
+	case errors.Is(e.Err, ErrBatchFailed) && e.Response != nil:
+		msg += ": " + e.Response.Status + " for " + strconv.Itoa(e.Requests) + " requests"
+	default:
+		msg += fmt.Sprintf(": %d requests, %d responses", e.Requests, e.Responses)
+	}
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	if len(e.Body) > 0 {
+		msg += ": body " + quote(string(e.Body))
+	}
+	return msg
+}
+
+// Unwrap returns Err.
+func (e *ResponseError) Unwrap() error { return e.Err }
+
+// maxErrorBody bounds what the client keeps of a body that is not a batch.
+const maxErrorBody = 8 << 10
+
+// checkOuter looks at the outer response before any answer: a non-2xx
+// status or a media type other than multipart is an ErrNotBatch error,
+// with an excerpt of the body; it closes the body then.
+func checkOuter(resp *http.Response, requests int) error {
+	ct := resp.Header.Get("Content-Type")
+	mt, _, perr := batch.ParseContentType(ct)
+	detail := ""
+	switch {
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		detail = "the batch request failed as a whole, nothing in it is answered"
+	case perr != nil || !strings.HasPrefix(mt, "multipart/"):
+		detail = "Content-Type " + quote(ct)
+		if plain, _, _ := strings.Cut(strings.ToLower(ct), ";"); strings.HasSuffix(strings.TrimSpace(plain), "json") {
+			detail += ": a JSON batch answer, which this client does not read; it asks for multipart with Accept: multipart/mixed"
+		}
+	default:
+		return nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	r := *resp
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return &ResponseError{Err: ErrNotBatch, Requests: requests, Answer: -1, Request: -1, Response: &r, Body: body, Detail: detail}
+}
+
+// Answer is one answer of a batch, read by a [ResponseReader], and the
+// requests it answers: usually one, Requests()[Index]; a failure that
+// stands for a whole changeset (OData v4 §11.7.4) answers every request
+// of that changeset, Index to Index+Count-1.
+type Answer struct {
+	// Response is the answer, its Request the request at Index. Its Body
+	// streams from the outer response and is only valid until the next
+	// call to Next, unless the reader had to buffer it.
+	Response *http.Response
+	// Index is the index of the (first) request answered, in the order of
+	// [RequestBatch.Requests].
+	Index int
+	// Count is the number of requests answered: 1, or the size of the
+	// changeset a single failure answers.
+	Count int
+
+	mem  []byte // the body, when the reader buffered it
+	meta answerMeta
+}
+
+// ReadResponse reads the outer response to the request NewRequest built and
+// returns one *http.Response per request, in the order they were added. It
+// reads and closes resp.Body. Each returned body is held in memory, all of
+// them together at most [MaxBufferBytes] (64 MiB by default), past which it
+// fails with [ErrBufferLimit]; stream larger answers with
+// [RequestBatch.Responses] or [RequestBatch.NewResponseReader].
+//
+// Answers are paired with requests as [ResponseReader] describes: by
+// Content-ID and order, never by guessing. A non-2xx or non-multipart outer
+// response is an [ErrNotBatch] error, a batch answered by one part without
+// Content-ID is [ErrBatchFailed], answers that contradict the pairing are
+// [ErrMismatch], each as a [*ResponseError] and with no responses. When the
+// server stopped after a failed operation, the answers it gave are returned
+// with nil for the requests that did not run, and an [ErrStopped] error.
+func (b *RequestBatch) ReadResponse(resp *http.Response, opts ...ClientOption) ([]*http.Response, error) {
+	rr, err := b.NewResponseReader(resp, opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer rr.Close()
+	out := make([]*http.Response, b.n)
+	for {
+		a, err := rr.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			if errors.Is(err, ErrStopped) {
+				return out, err
+			}
+			return nil, err
+		}
+		body := a.mem
+		if body == nil {
+			if body, err = rr.buffer(a.Response.Body); err != nil {
+				return nil, err
+			}
+		}
+		for k := range a.Count {
+			r := a.Response
+			if k > 0 {
+				c := *r
+				c.Header = r.Header.Clone()
+				r = &c
+			}
+			r.Request = rr.plan.reqs[a.Index+k]
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+			out[a.Index+k] = r
+		}
+	}
+}
+
+// Responses returns an iterator over the answers of the outer response, each
+// with its body streamed straight from the response, in bounded memory:
+//
+//	for a, err := range b.Responses(resp) {
+//		if err != nil {
+//			return err // a *ResponseError, a *batch.SyntaxError, or an I/O error
+//		}
+//		// a.Response answers b.Requests()[a.Index]; its Body is valid
+//		// until the next iteration
+//	}
+//
+// It is [RequestBatch.NewResponseReader]'s loop; an error ends it, and
+// resp.Body is closed when it ends.
+func (b *RequestBatch) Responses(resp *http.Response, opts ...ClientOption) iter.Seq2[*Answer, error] {
+	return func(yield func(*Answer, error) bool) {
+		rr, err := b.NewResponseReader(resp, opts...)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer rr.Close()
+		for {
+			a, err := rr.Next()
+			if err == io.EOF {
+				return
+			}
+			if !yield(a, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// ResponseReader reads the answers of a batch one at a time, in the order
+// the server sent them, each paired with the request it answers, its body
+// streamed from the outer response. It mirrors the codec's loop:
+//
+//	for {
+//		a, err := rr.Next()
+//		if err == io.EOF {
+//			break
+//		}
+//		if err != nil {
+//			return err
+//		}
+//		// a.Response answers rr.Requests()[a.Index], until the next call to Next
+//	}
+//
+// # Pairing
+//
+// Answers are paired with requests by order, counting the operations inside
+// changesets whether or not the server keeps changeset framing (SharePoint
+// does not), with one failure standing for a whole changeset (OData v4
+// §11.7.4), framed or not. A Content-ID the server echoes (also Google's
+// "response-<id>") must be that of the request order gives the answer to;
+// a server that echoes a Content-ID on every answer may answer in any order
+// (Google does), and is then paired by Content-ID. Whenever the echoed IDs
+// or the counts contradict the pairing, or the answers fit more than one
+// pairing, Next returns [ErrMismatch] in a [*ResponseError] that names the
+// answer and the request, and pairs nothing more.
+//
+// An answer whose pairing is settled when it is read is returned at once,
+// its body streaming. One that is not (a failure that may stand for a whole
+// changeset or for one request of it, an answer out of order) makes the
+// reader read and buffer the answers that follow until the pairing is
+// settled, in at most [MaxBufferBytes] (else [ErrBufferLimit]): in practice
+// after a failure, when little follows. An error ends the answers: those
+// already returned were paired as what had been read said; only a nil error
+// at the end (io.EOF) says that the whole response agreed with them.
+//
+// When the server stopped after a failure, Next returns [ErrStopped] after
+// the last answer. Errors are sticky. A ResponseReader is not safe for
+// concurrent use.
+type ResponseReader struct {
+	plan *matchPlan
+	resp *http.Response
+	dec  *batch.Decoder
+	max  int64 // MaxBufferBytes
+	held int64 // bytes buffered so far
+	err  error
+
+	st     orderState
+	frames int // changeset frames seen in the answer
+	frame  int // the open frame, -1 at top level
+	read   int // answers decoded
+
+	queue []*Answer // settled answers, buffered, to return
+	final error     // returned once the queue is empty
+	drain bool      // the pairing is settled for the rest of the response
+}
+
+// NewResponseReader checks the outer response (a status other than 2xx, or
+// a body that is not multipart, is an [ErrNotBatch] error and closes the
+// body) and returns a reader of its answers. Close closes resp.Body.
+// Options: [Decoding] for the decoder's limits and [MaxBufferBytes].
+func (b *RequestBatch) NewResponseReader(resp *http.Response, opts ...ClientOption) (*ResponseReader, error) {
+	if err := checkOuter(resp, b.n); err != nil {
+		return nil, err
+	}
+	o := newClientConfig(opts)
+	d, err := batch.NewDecoder(resp.Body, resp.Header.Get("Content-Type"), o.dec...)
+	if err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
+	return &ResponseReader{plan: b.matchPlan(), resp: resp, dec: d, max: o.maxBuffer, frame: -1,
+		st: orderState{allIDs: true}}, nil
+}
+
+// Requests returns the requests of the batch, in the order Answer.Index
+// counts them.
+func (rr *ResponseReader) Requests() []*http.Request { return rr.plan.reqs }
+
+// Close closes the outer response's body. It does not read the rest.
+func (rr *ResponseReader) Close() error {
+	if rr.err == nil {
+		rr.err = errors.New("batch: ResponseReader used after Close")
+	}
+	return rr.resp.Body.Close()
+}
+
+// Next returns the next answer, io.EOF after the last one when every
+// request is answered, or an error (see [ResponseReader]). The answer and
+// its body are only valid until the next call to Next.
+func (rr *ResponseReader) Next() (*Answer, error) {
+	if rr.err != nil {
+		return nil, rr.err
+	}
+	a, err := rr.next()
+	if err != nil {
+		rr.err = err
+	}
+	return a, err
+}
+
+func (rr *ResponseReader) next() (*Answer, error) {
+	for {
+		if len(rr.queue) > 0 {
+			a := rr.queue[0]
+			rr.queue = rr.queue[1:]
+			return a, nil
+		}
+		if rr.final != nil {
+			return nil, rr.final
+		}
+		if rr.drain {
+			return nil, io.EOF
+		}
+		p, err := rr.dec.Next()
+		var held *Answer
+		switch {
+		case err == io.EOF:
+			if rr.st.done(rr.plan) {
+				rr.drain = true
+				continue
+			}
+		case err != nil:
+			return nil, err
+		case p.Kind() == batch.KindChangesetStart:
+			rr.frame = rr.frames
+			rr.frames++
+			if rr.st.frameStart(rr.plan, rr.frame) {
+				continue
+			}
+		case p.Kind() == batch.KindChangesetEnd:
+			rr.frame = -1
+			if rr.st.frameEnd(rr.plan) {
+				continue
+			}
+			if rr.st.empty {
+				return nil, rr.mismatch(-1, rr.plan.groups[rr.st.g].first, "a changeset frame in the answer holds no answer")
+			}
+		default:
+			m, resp, err := rr.answer(p)
+			if err != nil {
+				return nil, err
+			}
+			if i, ok := rr.st.fast(rr.plan, m); ok {
+				resp.Request = rr.plan.reqs[i]
+				return &Answer{Response: resp, Index: i, Count: 1}, nil
+			}
+			if held, err = rr.hold(m, resp); err != nil {
+				return nil, err
+			}
+		}
+		if err := rr.settle(held); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// answer converts an operation part into an answer and its metadata.
+func (rr *ResponseReader) answer(p *batch.Part) (answerMeta, *http.Response, error) {
+	m := answerMeta{n: rr.read, frame: rr.frame}
+	rr.read++
+	if p.Kind() != batch.KindOperation {
+		return m, nil, rr.mismatch(m.n, -1, fmt.Sprintf("part %d is not an application/http answer (Content-Type %s)",
+			p.Index(), quote(string(p.PartHeader().Get("Content-Type")))))
+	}
+	resp, err := Response(p, nil)
+	if err != nil {
+		return m, nil, fmt.Errorf("batch: part %d: %w", p.Index(), err)
+	}
+	m.status = resp.StatusCode
+	if id, ok := p.ContentID(); ok && len(id) > 0 {
+		m.id, m.hasID = strings.TrimPrefix(string(id), "response-"), true
+	}
+	return m, resp, nil
+}
+
+// hold buffers an answer whose pairing is not yet settled.
+func (rr *ResponseReader) hold(m answerMeta, resp *http.Response) (*Answer, error) {
+	body, err := rr.buffer(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return &Answer{Response: resp, Index: -1, mem: body, meta: m}, nil
+}
+
+// buffer reads a body into memory, within the buffer limit.
+func (rr *ResponseReader) buffer(body io.Reader) ([]byte, error) {
+	left := rr.max - rr.held
+	b, err := io.ReadAll(io.LimitReader(body, left+1))
+	rr.held += int64(len(b))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > left {
+		return nil, &ResponseError{Err: ErrBufferLimit, Requests: rr.plan.n(), Responses: rr.read, Answer: rr.read - 1, Request: -1,
+			Detail: fmt.Sprintf("more than %d bytes of answers to hold in memory; raise MaxBufferBytes or stream with Responses", rr.max)}
+	}
+	return b, nil
+}
+
+// settle reads and buffers the rest of the response, after first (which
+// may be nil), pairs all of it at once and queues the answers. It returns
+// the error to report now, if any.
+func (rr *ResponseReader) settle(first *Answer) error {
+	var rest []*Answer
+	if first != nil {
+		rest = append(rest, first)
+	}
+	for {
+		p, err := rr.dec.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		switch p.Kind() {
+		case batch.KindChangesetStart:
+			rr.frame = rr.frames
+			rr.frames++
+			continue
+		case batch.KindChangesetEnd:
+			rr.frame = -1
+			continue
+		}
+		m, resp, err := rr.answer(p)
+		if err != nil {
+			return err
+		}
+		a, err := rr.hold(m, resp)
+		if err != nil {
+			return err
+		}
+		rest = append(rest, a)
+	}
+	rr.drain = true
+	final, err := rr.plan.solve(&rr.st, rest, rr.read)
+	if err != nil {
+		if re, ok := err.(*ResponseError); ok && re.Err == ErrBatchFailed {
+			re.Response = rest[0].Response
+		}
+		return err
+	}
+	for _, a := range rest {
+		a.Response.Request = rr.plan.reqs[a.Index]
+	}
+	rr.queue, rr.final = rest, final
+	if len(rr.queue) == 0 && final != nil {
+		return final
+	}
+	return nil
+}
+
+func (rr *ResponseReader) mismatch(answer, request int, detail string) error {
+	return &ResponseError{Err: ErrMismatch, Requests: rr.plan.n(), Responses: rr.read, Answer: answer, Request: request, Detail: detail}
+}
