@@ -130,7 +130,7 @@ func (s *orderState) fast(p *matchPlan, m answerMeta) (int, bool) {
 			return -1, false // one request's answer, or the whole changeset's?
 		}
 		s.framed = in
-	} else if s.framed != in {
+	} else if s.framed != in || s.j == grp.k {
 		return -1, false
 	}
 	i := grp.first + s.j
@@ -460,6 +460,17 @@ func (p *matchPlan) solveIDs(st *orderState, rest []*Answer, mismatch func(answe
 		switch {
 		case c == grp.k:
 			answered[gi] = true
+			frame, seen := 0, false
+			for i := grp.first; i < grp.first+grp.k; i++ {
+				if by[i] == nil {
+					continue
+				}
+				if m := by[i].meta; !seen {
+					frame, seen = m.frame, true
+				} else if m.frame != frame {
+					return nil, mismatch(m.n, i, fmt.Sprintf("answer %d is framed differently from the other answers to the changeset of requests %d to %d", m.n, grp.first, grp.first+grp.k-1))
+				}
+			}
 		case c == 0:
 		case c == 1 && by[var1] != nil && by[var1].meta.failed():
 			by[var1].Index, by[var1].Count = grp.first, grp.k
