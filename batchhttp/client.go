@@ -24,9 +24,13 @@ import (
 // Answers are paired with requests by Content-ID and by order; when the
 // server's answers contradict each other or fit more than one pairing, the
 // client returns [ErrMismatch] and no pairing (see [ResponseReader]).
+//
+// Requests must not be changed once added: their Content-ID headers are
+// read once, for both the request and the pairing of the answers.
 type RequestBatch struct {
 	groups []requestGroup
 	n      int
+	plan   *matchPlan // built on first use after the last Add
 }
 
 type requestGroup struct {
@@ -39,6 +43,7 @@ func (b *RequestBatch) Add(reqs ...*http.Request) {
 	for _, r := range reqs {
 		b.groups = append(b.groups, requestGroup{reqs: []*http.Request{r}})
 		b.n++
+		b.plan = nil
 	}
 }
 
@@ -50,6 +55,7 @@ func (b *RequestBatch) AddChangeset(reqs ...*http.Request) {
 	}
 	b.groups = append(b.groups, requestGroup{reqs: append([]*http.Request(nil), reqs...), changeset: true})
 	b.n += len(reqs)
+	b.plan = nil
 }
 
 // Len returns the number of requests, those inside changesets included.

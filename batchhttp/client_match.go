@@ -49,7 +49,11 @@ func (m answerMeta) note() string {
 	return " (Content-ID " + strconv.Quote(m.id) + ")"
 }
 
+// matchPlan returns the pairing's view of b, built once after the last Add.
 func (b *RequestBatch) matchPlan() *matchPlan {
+	if b.plan != nil {
+		return b.plan
+	}
 	p := &matchPlan{reqs: b.Requests(), ids: b.contentIDs(), idIndex: make(map[string]int, b.n)}
 	for gi, g := range b.groups {
 		p.groups = append(p.groups, planGroup{first: len(p.groupOf), k: len(g.reqs), changeset: g.changeset})
@@ -60,6 +64,7 @@ func (b *RequestBatch) matchPlan() *matchPlan {
 	for i, id := range p.ids {
 		p.idIndex[id] = i
 	}
+	b.plan = p
 	return p
 }
 
@@ -85,6 +90,14 @@ type orderState struct {
 
 // done reports whether every request is answered.
 func (s *orderState) done(p *matchPlan) bool { return s.g == len(p.groups) && s.j == 0 }
+
+// expect returns the request order gives the next answer to, -1 if none.
+func (s *orderState) expect(p *matchPlan) int {
+	if s.g >= len(p.groups) || s.j >= p.groups[s.g].k {
+		return -1
+	}
+	return p.groups[s.g].first + s.j
+}
 
 // frameStart reports whether a changeset frame may start here: at the
 // start of a changeset.

@@ -235,7 +235,7 @@ func TestClientBatchFailed(t *testing.T) {
 func TestClientPairingProperty(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var errs, oks int
-	for iter := range 3000 {
+	for iter := range 2000 {
 		var b RequestBatch
 		var groups [][]int
 		n := 0
@@ -260,10 +260,10 @@ func TestClientPairingProperty(t *testing.T) {
 			groups = append(groups, append([]int{map[bool]int{true: 1, false: 0}[changeset]}, idx...))
 		}
 		ids := b.contentIDs()
-		echo := rng.IntN(3)            // 0 none, 1 all, 2 all as response-<id>
-		framed := rng.IntN(2) == 0     // changesets keep their framing
-		stop := rng.IntN(2) == 0       // stop after the first failure
-		wholeFail := rng.IntN(4) != 0  // a failed changeset gets one answer
+		echo := rng.IntN(3)           // 0 none, 1 all, 2 all as response-<id>
+		framed := rng.IntN(2) == 0    // changesets keep their framing
+		stop := rng.IntN(2) == 0      // stop after the first failure
+		wholeFail := rng.IntN(4) != 0 // a failed changeset gets one answer
 		misbehave := echo != 0 && rng.IntN(2) == 0
 
 		var answers []rawAns

@@ -72,7 +72,7 @@ func (b *RequestBatch) NewRequest(ctx context.Context, endpoint string, opts ...
 	}
 	plan := &encodePlan{
 		groups: append([]requestGroup(nil), b.groups...),
-		ids:    b.contentIDs(),
+		ids:    b.matchPlan().ids,
 		opts:   append(append([]batch.EncodeOption(nil), o.enc...), batch.WithBoundary(enc.Boundary())),
 		form:   form,
 		base:   base,

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/batchcodec/batch"
 )
@@ -98,6 +99,8 @@ func (e *ResponseError) Error() string {
 // Unwrap returns Err.
 func (e *ResponseError) Unwrap() error { return e.Err }
 
+var responsePrefix = []byte("response-")
+
 // maxErrorBody bounds what the client keeps of a body that is not a batch.
 const maxErrorBody = 8 << 10
 
@@ -166,6 +169,7 @@ func (b *RequestBatch) ReadResponse(resp *http.Response, opts ...ClientOption) (
 		return nil, err
 	}
 	defer rr.Close()
+	rr.keep = true
 	out := make([]*http.Response, b.n)
 	for {
 		a, err := rr.Next()
@@ -187,12 +191,13 @@ func (b *RequestBatch) ReadResponse(resp *http.Response, opts ...ClientOption) (
 		for k := range a.Count {
 			r := a.Response
 			if k > 0 {
-				c := *r
+				c := rr.build().newResponse()
+				*c = *r
 				c.Header = r.Header.Clone()
-				r = &c
+				r = c
 			}
 			r.Request = rr.plan.reqs[a.Index+k]
-			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.Body = rr.build().newBody(body)
 			r.ContentLength = int64(len(body))
 			out[a.Index+k] = r
 		}
@@ -288,6 +293,9 @@ type ResponseReader struct {
 	queue []*Answer // settled answers, buffered, to return
 	final error     // returned once the queue is empty
 	drain bool      // the pairing is settled for the rest of the response
+
+	pooled *pooledReader
+	keep   bool // the caller keeps every answer (ReadResponse): no reuse
 }
 
 // NewResponseReader checks the outer response (a status other than 2xx, or
@@ -299,26 +307,64 @@ func (b *RequestBatch) NewResponseReader(resp *http.Response, opts ...ClientOpti
 		return nil, err
 	}
 	o := newClientConfig(opts)
-	d, err := batch.NewDecoder(resp.Body, resp.Header.Get("Content-Type"), o.dec...)
+	_, boundary, err := batch.ParseContentType(resp.Header.Get("Content-Type"))
+	pr, _ := readers.Get().(*pooledReader)
+	if err == nil {
+		if pr != nil {
+			err = pr.dec.Reset(resp.Body, boundary, o.dec...)
+		} else {
+			pr = new(pooledReader)
+			pr.dec, err = batch.NewDecoderBoundary(resp.Body, boundary, o.dec...)
+		}
+	}
 	if err != nil {
 		resp.Body.Close()
 		return nil, err
 	}
-	return &ResponseReader{plan: b.matchPlan(), resp: resp, dec: d, max: o.maxBuffer, frame: -1,
+	return &ResponseReader{plan: b.matchPlan(), resp: resp, dec: pr.dec, pooled: pr, max: o.maxBuffer, frame: -1,
 		st: orderState{allIDs: true}}, nil
 }
+
+// pooledReader is what a ResponseReader can hand on to the next one when it
+// is closed: the decoder with its read buffer, and the answer builder with
+// its intern tables and the unused rest of its slabs.
+type pooledReader struct {
+	dec   *batch.Decoder
+	build answerBuilder
+}
+
+// readers holds the pooledReaders of closed ResponseReaders, so that
+// reading a small batch does not allocate a read buffer each time.
+var readers sync.Pool
+
+func (rr *ResponseReader) build() *answerBuilder { return &rr.pooled.build }
 
 // Requests returns the requests of the batch, in the order Answer.Index
 // counts them.
 func (rr *ResponseReader) Requests() []*http.Request { return rr.plan.reqs }
 
-// Close closes the outer response's body. It does not read the rest.
+// Close closes the outer response's body. It does not read the rest. The
+// last answer's body is no longer valid after it.
 func (rr *ResponseReader) Close() error {
-	if rr.err == nil {
-		rr.err = errors.New("batch: ResponseReader used after Close")
+	if rr.err == nil || rr.err == io.EOF {
+		rr.err = errReaderClosed
+	}
+	if rr.pooled != nil {
+		rr.dec.Reset(eofReader{}, "b")
+		rr.pooled.build.detach()
+		rr.pooled.build.ans = Answer{}
+		readers.Put(rr.pooled)
+		rr.dec, rr.pooled = nil, nil
 	}
 	return rr.resp.Body.Close()
 }
+
+var errReaderClosed = errors.New("batch: ResponseReader used after Close")
+
+// eofReader lets a pooled decoder hold no reference to a closed body.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // Next returns the next answer, io.EOF after the last one when every
 // request is answered, or an error (see [ResponseReader]). The answer and
@@ -378,7 +424,8 @@ func (rr *ResponseReader) next() (*Answer, error) {
 			}
 			if i, ok := rr.st.fast(rr.plan, m); ok {
 				resp.Request = rr.plan.reqs[i]
-				return &Answer{Response: resp, Index: i, Count: 1}, nil
+				rr.build().ans = Answer{Response: resp, Index: i, Count: 1}
+				return &rr.build().ans, nil
 			}
 			if held, err = rr.hold(m, resp); err != nil {
 				return nil, err
@@ -398,41 +445,46 @@ func (rr *ResponseReader) answer(p *batch.Part) (answerMeta, *http.Response, err
 		return m, nil, rr.mismatch(m.n, -1, fmt.Sprintf("part %d is not an application/http answer (Content-Type %s)",
 			p.Index(), quote(string(p.PartHeader().Get("Content-Type")))))
 	}
-	resp, err := Response(p, nil)
+	resp, err := rr.build().response(p, !rr.keep && !rr.drain, rr.keep)
 	if err != nil {
 		return m, nil, fmt.Errorf("batch: part %d: %w", p.Index(), err)
 	}
 	m.status = resp.StatusCode
 	if id, ok := p.ContentID(); ok && len(id) > 0 {
-		m.id, m.hasID = strings.TrimPrefix(string(id), "response-"), true
+		id = bytes.TrimPrefix(id, responsePrefix)
+		if i := rr.st.expect(rr.plan); i >= 0 && string(id) == rr.plan.ids[i] {
+			m.id = rr.plan.ids[i]
+		} else if i, ok := rr.plan.idIndex[string(id)]; ok {
+			m.id = rr.plan.ids[i]
+		} else {
+			m.id = string(id)
+		}
+		m.hasID = true
 	}
 	return m, resp, nil
 }
 
 // hold buffers an answer whose pairing is not yet settled.
 func (rr *ResponseReader) hold(m answerMeta, resp *http.Response) (*Answer, error) {
+	rr.build().detach()
 	body, err := rr.buffer(resp.Body)
 	if err != nil {
 		return nil, err
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.Body = rr.build().newBody(body)
 	resp.ContentLength = int64(len(body))
 	return &Answer{Response: resp, Index: -1, mem: body, meta: m}, nil
 }
 
 // buffer reads a body into memory, within the buffer limit.
 func (rr *ResponseReader) buffer(body io.Reader) ([]byte, error) {
-	left := rr.max - rr.held
-	b, err := io.ReadAll(io.LimitReader(body, left+1))
+	b, err := rr.build().readBody(body, rr.max-rr.held)
 	rr.held += int64(len(b))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > left {
+	if err == errBodyLimit {
 		return nil, &ResponseError{Err: ErrBufferLimit, Requests: rr.plan.n(), Responses: rr.read, Answer: rr.read - 1, Request: -1,
 			Detail: fmt.Sprintf("more than %d bytes of answers to hold in memory; raise MaxBufferBytes or stream with Responses", rr.max)}
 	}
-	return b, nil
+	return b, err
 }
 
 // settle reads and buffers the rest of the response, after first (which
