@@ -34,7 +34,6 @@ type answerBuilder struct {
 
 	cur  *http.Response // reused for the next answer, when not nil
 	vals []string       // backing store of cur's header values
-	ans  Answer         // reused Answer
 
 	// Slabs for answers that are kept (ReadResponse): responses, header
 	// values, bodies and their readers are carved out of larger arrays.
@@ -164,7 +163,7 @@ var http11 = []byte("HTTP/1.1")
 // response converts an operation part that embeds a response into an
 // *http.Response, as [Response] does. With reuse, it recycles the previous
 // one (the caller has detached it with detach if it must live on).
-func (ab *answerBuilder) response(p *batch.Part, reuse, keep bool) (*http.Response, error) {
+func (ab *answerBuilder) response(p *batch.Part, body io.ReadCloser, reuse, keep bool) (*http.Response, error) {
 	if p.Kind() != batch.KindOperation || p.Message() != batch.Response {
 		return nil, ErrNotResponse
 	}
@@ -214,10 +213,33 @@ func (ab *answerBuilder) response(p *batch.Part, reuse, keep bool) (*http.Respon
 	resp.Status = ab.intern(ab.scratch)
 	resp.StatusCode = code
 	resp.Header = h
-	resp.Body = partBody{p}
+	resp.Body = body
 	resp.ContentLength = -1
 	return resp, nil
 }
+
+// streamBody is the body of a streamed answer: the decoder's current
+// part, until the reader is closed. It belongs to one ResponseReader, so a
+// body read after Close fails instead of reading from a decoder that
+// another reader took from the pool.
+type streamBody struct{ p *batch.Part }
+
+func (b *streamBody) Read(s []byte) (int, error) {
+	if b.p == nil {
+		return 0, errReaderClosed
+	}
+	return b.p.Read(s)
+}
+
+func (b *streamBody) WriteTo(w io.Writer) (int64, error) {
+	if b.p == nil {
+		return 0, errReaderClosed
+	}
+	return b.p.WriteTo(w)
+}
+
+// Close does nothing: the next call to Next discards what is left.
+func (*streamBody) Close() error { return nil }
 
 // detach keeps the current response from being reused.
 func (ab *answerBuilder) detach() {

@@ -133,10 +133,14 @@ func checkOuter(resp *http.Response, requests int) error {
 // requests it answers: usually one, Requests()[Index]; a failure that
 // stands for a whole changeset (OData v4 §11.7.4) answers every request
 // of that changeset, Index to Index+Count-1.
+//
+// An Answer and its Response are only valid until the next call to Next
+// or Close, and must not be modified: the reader reuses them. Its Body is
+// read straight from the outer response; after Close, reading it fails.
 type Answer struct {
 	// Response is the answer, its Request the request at Index. Its Body
-	// streams from the outer response and is only valid until the next
-	// call to Next, unless the reader had to buffer it.
+	// streams from the outer response (or from memory, when the reader had
+	// to buffer it); ContentLength is -1 for a streamed body.
 	Response *http.Response
 	// Index is the index of the (first) request answered, in the order of
 	// [RequestBatch.Requests].
@@ -211,12 +215,13 @@ func (b *RequestBatch) ReadResponse(resp *http.Response, opts ...ClientOption) (
 //		if err != nil {
 //			return err // a *ResponseError, a *batch.SyntaxError, or an I/O error
 //		}
-//		// a.Response answers b.Requests()[a.Index]; its Body is valid
-//		// until the next iteration
+//		// a.Response answers b.Requests()[a.Index]; a and its Body are
+//		// valid until the next iteration
 //	}
 //
 // It is [RequestBatch.NewResponseReader]'s loop; an error ends it, and
-// resp.Body is closed when it ends.
+// resp.Body is closed when it ends, after which no answer's body can be
+// read.
 func (b *RequestBatch) Responses(resp *http.Response, opts ...ClientOption) iter.Seq2[*Answer, error] {
 	return func(yield func(*Answer, error) bool) {
 		rr, err := b.NewResponseReader(resp, opts...)
@@ -295,7 +300,9 @@ type ResponseReader struct {
 	drain bool      // the pairing is settled for the rest of the response
 
 	pooled *pooledReader
-	keep   bool // the caller keeps every answer (ReadResponse): no reuse
+	keep   bool
+	ans    Answer     // the answer Next returns, reused
+	body   streamBody // the body of streamed answers // the caller keeps every answer (ReadResponse): no reuse
 }
 
 // NewResponseReader checks the outer response (a status other than 2xx, or
@@ -352,7 +359,7 @@ func (rr *ResponseReader) Close() error {
 	if rr.pooled != nil {
 		rr.dec.Reset(eofReader{}, "b")
 		rr.pooled.build.detach()
-		rr.pooled.build.ans = Answer{}
+		rr.body.p = nil
 		readers.Put(rr.pooled)
 		rr.dec, rr.pooled = nil, nil
 	}
@@ -424,8 +431,8 @@ func (rr *ResponseReader) next() (*Answer, error) {
 			}
 			if i, ok := rr.st.fast(rr.plan, m); ok {
 				resp.Request = rr.plan.reqs[i]
-				rr.build().ans = Answer{Response: resp, Index: i, Count: 1}
-				return &rr.build().ans, nil
+				rr.ans = Answer{Response: resp, Index: i, Count: 1}
+				return &rr.ans, nil
 			}
 			if held, err = rr.hold(m, resp); err != nil {
 				return nil, err
@@ -445,7 +452,8 @@ func (rr *ResponseReader) answer(p *batch.Part) (answerMeta, *http.Response, err
 		return m, nil, rr.mismatch(m.n, -1, fmt.Sprintf("part %d is not an application/http answer (Content-Type %s)",
 			p.Index(), quote(string(p.PartHeader().Get("Content-Type")))))
 	}
-	resp, err := rr.build().response(p, !rr.keep && !rr.drain, rr.keep)
+	rr.body.p = p
+	resp, err := rr.build().response(p, &rr.body, !rr.keep && !rr.drain, rr.keep)
 	if err != nil {
 		return m, nil, fmt.Errorf("batch: part %d: %w", p.Index(), err)
 	}

@@ -123,4 +123,17 @@ func TestResponseReader(t *testing.T) {
 	_, err = rr.Next()
 	require.Equal(t, io.EOF, err)
 	require.NoError(t, rr.Close())
+
+	// A body kept past Close cannot be read: its decoder may serve another
+	// reader by then.
+	rr, err = b.NewResponseReader(answerResponse(t, []rawAns{ans("1", 200, "abc"), ans("2", 200, "b"), ans("3", 200, "c")}))
+	require.NoError(t, err)
+	a, err := rr.Next()
+	require.NoError(t, err)
+	kept := a.Response.Body
+	require.NoError(t, rr.Close())
+	_, err = io.ReadAll(kept)
+	require.ErrorIs(t, err, errReaderClosed)
+	_, err = rr.Next()
+	require.ErrorIs(t, err, errReaderClosed)
 }
