@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -140,6 +141,11 @@ type encodePlan struct {
 	opts       []batch.EncodeOption
 	form       TargetForm
 	base       *url.URL
+
+	// Set by length: each body's length (-1 unknown), and whether the
+	// batch's length is known, which the bodies must then keep to.
+	lengths []int64
+	known   bool
 }
 
 // length encodes the batch once with empty bodies into a counter and adds
@@ -156,6 +162,7 @@ func (p *encodePlan) length() (n int64, replayable bool, err error) {
 	}
 	known, replayable := true, true
 	var bodies int64
+	p.lengths = make([]int64, len(p.ids))
 	i := 0
 	for gi, g := range p.groups {
 		if g.changeset {
@@ -171,8 +178,10 @@ func (p *encodePlan) length() (n int64, replayable bool, err error) {
 			if err := enc.WriteOperation(op, nil); err != nil {
 				return 0, false, err
 			}
+			p.lengths[i] = -1
 			i++
 			if !hasBody(r) {
+				p.lengths[i-1] = 0
 				continue
 			}
 			if r.GetBody == nil {
@@ -182,6 +191,7 @@ func (p *encodePlan) length() (n int64, replayable bool, err error) {
 			case !known:
 			case r.ContentLength > 0:
 				bodies += r.ContentLength
+				p.lengths[i-1] = r.ContentLength
 			case r.GetBody != nil:
 				rc, err := r.GetBody()
 				if err != nil {
@@ -193,6 +203,7 @@ func (p *encodePlan) length() (n int64, replayable bool, err error) {
 					return 0, false, err
 				}
 				bodies += m
+				p.lengths[i-1] = m
 			default:
 				known = false
 			}
@@ -209,6 +220,7 @@ func (p *encodePlan) length() (n int64, replayable bool, err error) {
 	if !known {
 		return -1, replayable, nil
 	}
+	p.known = true
 	return c.n + bodies, replayable, nil
 }
 
@@ -314,6 +326,7 @@ type encodeReader struct {
 	open      bool          // the current changeset is begun
 	body      io.ReadCloser // the body being copied
 	w         io.Writer     // the encoder's writer for it
+	got       int64         // bytes read from it
 	done      bool
 	closed    bool
 	err       error
@@ -357,6 +370,10 @@ func (e *encodeReader) step() error {
 			e.chunk = make([]byte, encodeChunk)
 		}
 		n, err := e.body.Read(e.chunk)
+		e.got += int64(n)
+		if want := e.plan.lengths[e.i-1]; e.plan.known && (e.got > want || err == io.EOF && e.got != want) {
+			return fmt.Errorf("batch: the body of request %d has %d bytes or more, not the %d announced by its ContentLength or GetBody", e.i-1, e.got, want)
+		}
 		if n > 0 {
 			if _, werr := e.w.Write(e.chunk[:n]); werr != nil {
 				return werr
@@ -410,7 +427,7 @@ func (e *encodeReader) step() error {
 			return err
 		}
 		if body != nil && body != http.NoBody {
-			e.body, e.w = body, w
+			e.body, e.w, e.got = body, w, 0
 		}
 		return nil
 	}

@@ -312,3 +312,21 @@ func TestClientOuterStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestClientBodyLength: a body longer or shorter than its ContentLength
+// fails the send with an error that names the request, rather than a batch
+// whose Content-Length lies.
+func TestClientBodyLength(t *testing.T) {
+	for _, body := range []string{"longer than said", "short"} {
+		var b RequestBatch
+		r := newReq(t, "POST", "/a", "")
+		r.Body = io.NopCloser(strings.NewReader(body))
+		r.ContentLength = 10
+		b.Add(newReq(t, "GET", "/first", ""), r)
+		req, err := b.NewRequest(context.Background(), "https://host/$batch")
+		require.NoError(t, err)
+		require.Positive(t, req.ContentLength)
+		_, err = io.ReadAll(req.Body)
+		require.ErrorContains(t, err, "the body of request 1 has")
+	}
+}
