@@ -127,9 +127,12 @@ func (s *orderState) fast(p *matchPlan, m answerMeta) (int, bool) {
 	}
 	grp := p.groups[s.g]
 	in := m.frame >= 0
+	if s.read == 0 && !in && !m.hasID && m.failed() && len(p.groups) > 1 {
+		return -1, false // maybe the batch failing as a whole
+	}
 	if !grp.changeset {
-		if in || (s.read == 0 && !m.hasID && m.failed() && len(p.groups) > 1) {
-			return -1, false // framed, or maybe the batch failing as a whole
+		if in {
+			return -1, false
 		}
 		if m.hasID && m.id != p.ids[grp.first] {
 			return -1, false

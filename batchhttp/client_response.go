@@ -186,10 +186,10 @@ type ResponseReader struct {
 	final error     // returned once the queue is empty
 	drain bool      // the pairing is settled for the rest of the response
 
-	pooled *pooledReader
-	keep   bool
-	ans    Answer     // the answer Next returns, reused
-	body   streamBody // the body of streamed answers // the caller keeps every answer (ReadResponse): no reuse
+	pooled *pooledReader // decoder and answer builder, back to the pool on Close
+	keep   bool          // the caller keeps every answer (ReadResponse): no reuse
+	ans    Answer        // the answer Next returns, reused
+	body   streamBody    // the body of streamed answers
 }
 
 // NewResponseReader checks the outer response (a status other than 2xx, or
