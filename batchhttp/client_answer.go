@@ -34,6 +34,7 @@ type answerBuilder struct {
 
 	cur  *http.Response // reused for the next answer, when not nil
 	vals []string       // backing store of cur's header values
+	keys []string       // cur's header keys, in the order read
 
 	// Slabs for answers that are kept (ReadResponse): responses, header
 	// values, bodies and their readers are carved out of larger arrays.
@@ -172,24 +173,35 @@ func (ab *answerBuilder) response(p *batch.Part, body io.ReadCloser, reuse, keep
 	var h http.Header
 	if reuse && ab.cur != nil {
 		resp, h = ab.cur, ab.cur.Header
-		clear(h)
 		*resp = http.Response{}
+		if ab.sameKeys(ph, h) {
+			// The header names of the previous answer, in the same order:
+			// the values change in place, the map is left as it is.
+			for i, f := range ph {
+				ab.vals[i] = ab.intern(f.Value)
+			}
+			goto built
+		}
+		clear(h)
 		ab.vals = ab.vals[:0]
 	} else {
-		resp, h = new(http.Response), make(http.Header, len(ph))
+		h = make(http.Header, len(ph))
 		switch {
 		case keep:
 			resp = ab.newResponse()
 			ab.vals = ab.valueSlice(len(ph))
 		default:
+			resp = new(http.Response)
 			ab.vals = make([]string, 0, len(ph))
 		}
 		if reuse {
 			ab.cur = resp
 		}
 	}
+	ab.keys = ab.keys[:0]
 	for _, f := range ph {
 		k, v := ab.key(f.Name), ab.intern(f.Value)
+		ab.keys = append(ab.keys, k)
 		if old, ok := h[k]; ok {
 			h[k] = append(old[:len(old):len(old)], v)
 			continue
@@ -198,6 +210,7 @@ func (ab *answerBuilder) response(p *batch.Part, body io.ReadCloser, reuse, keep
 		n := len(ab.vals)
 		h[k] = ab.vals[n-1 : n : n]
 	}
+built:
 	proto := p.Proto()
 	if bytes.Equal(proto, http11) {
 		resp.Proto, resp.ProtoMajor, resp.ProtoMinor = "HTTP/1.1", 1, 1
@@ -216,6 +229,21 @@ func (ab *answerBuilder) response(p *batch.Part, body io.ReadCloser, reuse, keep
 	resp.Body = body
 	resp.ContentLength = -1
 	return resp, nil
+}
+
+// sameKeys reports whether the header block ph has the names of the
+// previous answer, in the same order and each once, so that its values can
+// replace the previous ones in place in h.
+func (ab *answerBuilder) sameKeys(ph batch.Header, h http.Header) bool {
+	if len(ph) != len(ab.keys) || len(h) != len(ab.keys) || len(ab.vals) != len(ab.keys) {
+		return false
+	}
+	for i, f := range ph {
+		if k, ok := lookup(ab.names, f.Name); !ok || k != ab.keys[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // streamBody is the body of a streamed answer: the decoder's current
@@ -245,4 +273,5 @@ func (*streamBody) Close() error { return nil }
 func (ab *answerBuilder) detach() {
 	ab.cur = nil
 	ab.vals = nil
+	ab.keys = ab.keys[:0]
 }

@@ -6,10 +6,14 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/batchcodec/batch"
 )
 
 // bigAnswer is an outer response whose first answer has a body of size
@@ -136,4 +140,39 @@ func TestResponseReader(t *testing.T) {
 	require.ErrorIs(t, err, errReaderClosed)
 	_, err = rr.Next()
 	require.ErrorIs(t, err, errReaderClosed)
+}
+
+// TestClientStreamHeaders: a streaming reader reuses one Response; each
+// answer still shows exactly its own headers.
+func TestClientStreamHeaders(t *testing.T) {
+	blocks := [][]batch.Field{
+		{{Name: "Etag", Value: "1"}, {Name: "Content-Type", Value: "text/plain"}},
+		{{Name: "Etag", Value: "2"}, {Name: "Content-Type", Value: "text/html"}},
+		{{Name: "Content-Type", Value: "text/html"}, {Name: "Etag", Value: "3"}},
+		{{Name: "Etag", Value: "4"}},
+		{{Name: "X-A", Value: "5"}, {Name: "X-A", Value: "6"}},
+		{{Name: "X-A", Value: "7"}, {Name: "X-B", Value: "8"}},
+	}
+	var buf bytes.Buffer
+	enc, err := batch.NewEncoder(&buf)
+	require.NoError(t, err)
+	var want []http.Header
+	for i, h := range blocks {
+		require.NoError(t, enc.WriteOperation(&batch.Operation{Message: batch.Response, StatusCode: 200, ContentID: strconv.Itoa(i + 1), Header: h}, nil))
+		hh := http.Header{}
+		for _, f := range h {
+			hh.Add(f.Name, f.Value)
+		}
+		want = append(want, hh)
+	}
+	require.NoError(t, enc.Close())
+	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {enc.ContentType()}}, Body: io.NopCloser(&buf)}
+	var got []http.Header
+	for a, err := range gets(t, len(blocks)).Responses(resp) {
+		require.NoError(t, err)
+		got = append(got, a.Response.Header.Clone())
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("headers mismatch (-want +got):\n%s", diff)
+	}
 }
