@@ -18,8 +18,10 @@ import (
 // HandlerOption configures [Handler].
 type HandlerOption interface{ applyHandler(*handlerConfig) }
 
-// ClientOption configures the client: [RequestBatch.NewRequest] and
-// [RequestBatch.ReadResponse].
+// ClientOption configures the client: [RequestBatch.NewRequest] for the
+// request, and [RequestBatch.ReadResponse], [RequestBatch.Responses] and
+// [RequestBatch.NewResponseReader] for the answer. An option of one side is
+// ignored by the other, so one list of options can be passed to both.
 type ClientOption interface{ applyClient(*clientConfig) }
 
 // Option configures both the client and the handler.
