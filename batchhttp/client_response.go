@@ -411,6 +411,11 @@ func (rr *ResponseReader) settle(first *Answer) error {
 		if err != nil {
 			return err
 		}
+		if m.n >= rr.plan.n() {
+			// Every answer answers at least one request: no pairing can
+			// take this one, and nothing more needs reading.
+			return rr.mismatch(m.n, -1, fmt.Sprintf("answer %d%s is more than the %d requests have", m.n, m.note(), rr.plan.n()))
+		}
 		a, err := rr.hold(m, resp)
 		if err != nil {
 			return err
