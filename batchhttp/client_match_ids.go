@@ -57,6 +57,12 @@ func (p *matchPlan) solveIDs(st *orderState, rest []*Answer, mismatch func(answe
 		case c == grp.k:
 			answered[gi] = true
 			frame, seen := 0, false
+			if gi == st.g && st.j > 0 { // begun by the fast path
+				frame, seen = -1, true
+				if st.framed {
+					frame = st.groupFrame
+				}
+			}
 			for i := grp.first; i < grp.first+grp.k; i++ {
 				if by[i] == nil {
 					continue
