@@ -75,6 +75,12 @@ func TestClientContentLength(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, string(got.body), string(again), "GetBody replays the same bytes")
 
+	// A changeset part with a Content-Length of its own (SharePoint) still
+	// makes an exact outer Content-Length.
+	_, got = send(known(), Encoding(batch.WithDialect(batch.SharePoint), batch.ChangesetContentLength(1<<20)))
+	require.False(t, got.chunked)
+	require.Equal(t, int64(len(got.body)), got.contentLength)
+
 	// The answer decodes to the operations sent, their targets relative to
 	// the service root.
 	d, err := batch.NewDecoder(bytes.NewReader(got.body), got.header.Get("Content-Type"), batch.Strict(true))
