@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 )
 
 // RequestBatch is the client side of a batch: requests to send together,
@@ -30,7 +31,7 @@ import (
 type RequestBatch struct {
 	groups []requestGroup
 	n      int
-	plan   *matchPlan // built on first use after the last Add
+	plan   atomic.Pointer[matchPlan] // built on first use after the last Add
 }
 
 type requestGroup struct {
@@ -43,7 +44,7 @@ func (b *RequestBatch) Add(reqs ...*http.Request) {
 	for _, r := range reqs {
 		b.groups = append(b.groups, requestGroup{reqs: []*http.Request{r}})
 		b.n++
-		b.plan = nil
+		b.plan.Store(nil)
 	}
 }
 
@@ -55,7 +56,7 @@ func (b *RequestBatch) AddChangeset(reqs ...*http.Request) {
 	}
 	b.groups = append(b.groups, requestGroup{reqs: append([]*http.Request(nil), reqs...), changeset: true})
 	b.n += len(reqs)
-	b.plan = nil
+	b.plan.Store(nil)
 }
 
 // Len returns the number of requests, those inside changesets included.

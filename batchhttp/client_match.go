@@ -51,8 +51,8 @@ func (m answerMeta) note() string {
 
 // matchPlan returns the pairing's view of b, built once after the last Add.
 func (b *RequestBatch) matchPlan() *matchPlan {
-	if b.plan != nil {
-		return b.plan
+	if p := b.plan.Load(); p != nil {
+		return p
 	}
 	p := &matchPlan{reqs: b.Requests(), ids: b.contentIDs(), idIndex: make(map[string]int, b.n)}
 	for gi, g := range b.groups {
@@ -64,7 +64,7 @@ func (b *RequestBatch) matchPlan() *matchPlan {
 	for i, id := range p.ids {
 		p.idIndex[id] = i
 	}
-	b.plan = p
+	b.plan.Store(p)
 	return p
 }
 

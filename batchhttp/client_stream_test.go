@@ -176,3 +176,27 @@ func TestClientStreamHeaders(t *testing.T) {
 		t.Errorf("headers mismatch (-want +got):\n%s", diff)
 	}
 }
+
+// TestClientConcurrentReads: one batch's answers may be read by several
+// goroutines at once (a batch sent twice), each with its own reader.
+func TestClientConcurrentReads(t *testing.T) {
+	b := gets(t, 3)
+	answers := []rawAns{ans("1", 200, "a"), ans("2", 200, "b"), ans("3", 200, "c")}
+	resps := make([]*http.Response, 8)
+	for i := range resps {
+		resps[i] = answerResponse(t, answers)
+	}
+	errs := make(chan error, len(resps))
+	for _, resp := range resps {
+		go func() {
+			got, err := b.ReadResponse(resp)
+			if err == nil && len(got) != 3 {
+				err = errors.New("wrong count")
+			}
+			errs <- err
+		}()
+	}
+	for range resps {
+		require.NoError(t, <-errs)
+	}
+}
