@@ -162,6 +162,23 @@ func (s *orderState) fast(p *matchPlan, m answerMeta) (int, bool) {
 	return i, true
 }
 
+// ambiguous reports whether m, which fast did not pair, is a failure at the
+// start of a changeset of several requests: the whole changeset's answer,
+// or its first request's.
+func (s *orderState) ambiguous(p *matchPlan, m answerMeta) bool {
+	if s.g >= len(p.groups) || s.j != 0 || !m.failed() {
+		return false
+	}
+	grp := p.groups[s.g]
+	return grp.changeset && grp.k > 1 && (m.frame < 0 || s.inFrame && m.frame == s.groupFrame)
+}
+
+// acceptWhole pairs m with the whole of group g, which it failed.
+func (s *orderState) acceptWhole(p *matchPlan, m answerMeta) {
+	s.accept(p, m)
+	s.g, s.j, s.framed, s.inFrame = s.g+1, 0, false, false
+}
+
 func (s *orderState) accept(p *matchPlan, m answerMeta) {
 	if s.failed == nil {
 		s.failed = make([]bool, len(p.groups))
@@ -360,12 +377,16 @@ func (o *orderSolver) members(g, j, a, frame int) (next int, failed, ok bool) {
 
 // inGroup reports whether m may stand for group g: it has no Content-ID
 // or that of one of g's requests.
-func (o *orderSolver) inGroup(m answerMeta, g int) bool {
+func (o *orderSolver) inGroup(m answerMeta, g int) bool { return o.p.inGroup(m, g) }
+
+// inGroup reports whether m may stand for group g: it has no Content-ID
+// or that of one of g's requests.
+func (p *matchPlan) inGroup(m answerMeta, g int) bool {
 	if !m.hasID {
 		return true
 	}
-	i, ok := o.p.idIndex[m.id]
-	return ok && o.p.groupOf[i] == g
+	i, ok := p.idIndex[m.id]
+	return ok && p.groupOf[i] == g
 }
 
 // idOK checks answer a's Content-ID, if any, against request i's.

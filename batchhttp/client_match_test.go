@@ -125,7 +125,7 @@ func TestClientMismatch(t *testing.T) {
 		{"a hole in the middle, with IDs", func(t *testing.T) *RequestBatch { return gets(t, 3) },
 			[]rawAns{ans("1", 200, "a"), ans("3", 200, "c")}, -1, 1, "request 1 (Content-ID \"2\") has no answer, and requests after it do"},
 		{"an answer for a request that cannot have run", cs,
-			[]rawAns{{id: "2", status: 400, body: "b failed", frame: 0}, ans("1", 200, "a")}, 0, 1, "framed differently from the other answers to the changeset"},
+			[]rawAns{{id: "2", status: 400, body: "b failed", frame: 0}, ans("1", 200, "a")}, 1, 0, `repeats Content-ID "1": request 0 is answered already`},
 		{"a changeset frame short of answers", cs,
 			[]rawAns{{id: "1", status: 200, frame: 0}, ans("3", 200, "c")}, -1, 1, `request 1 (Content-ID "2") in a changeset has no answer, though others in it do`},
 		{"a changeset begun in a frame and ended outside it", cs,

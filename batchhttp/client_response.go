@@ -158,11 +158,14 @@ func (b *RequestBatch) Responses(resp *http.Response, opts ...ClientOption) iter
 // answer and the request, and pairs nothing more.
 //
 // An answer whose pairing is settled when it is read is returned at once,
-// its body streaming. One that is not (a failure that may stand for a whole
-// changeset or for one request of it, an answer out of order) makes the
-// reader read and buffer the answers that follow until the pairing is
-// settled, in at most [MaxBufferBytes] (else [ErrBufferLimit]): in practice
-// after a failure, when little follows. An error ends the answers: those
+// its body streaming. A failure at the start of a changeset may stand for
+// the whole changeset or for its first request: the reader buffers it and
+// reads one answer more, and the end of the changeset's frame or the next
+// answer's Content-ID usually settles it (so SAP CAP's answers stream).
+// Anything else (an answer out of order, answers without Content-IDs after
+// such a failure) makes the reader read and buffer the answers that follow
+// until the pairing is settled, in at most [MaxBufferBytes] (else
+// [ErrBufferLimit]): in practice after a failure, when little follows. An error ends the answers: those
 // already returned were paired as what had been read said; only a nil error
 // at the end (io.EOF) says that the whole response agreed with them.
 //
@@ -182,9 +185,10 @@ type ResponseReader struct {
 	frame  int // the open frame, -1 at top level
 	read   int // answers decoded
 
-	queue []*Answer // settled answers, buffered, to return
-	final error     // returned once the queue is empty
-	drain bool      // the pairing is settled for the rest of the response
+	queue  []*Answer     // settled answers, buffered, to return
+	peeked *peekedAnswer // an answer read ahead, to pair next
+	final  error         // returned once the queue is empty
+	drain  bool          // the pairing is settled for the rest of the response
 
 	pooled *pooledReader // decoder and answer builder, back to the pool on Close
 	keep   bool          // the caller keeps every answer (ReadResponse): no reuse
@@ -287,8 +291,15 @@ func (rr *ResponseReader) next() (*Answer, error) {
 		if rr.drain {
 			return nil, io.EOF
 		}
+		if pk := rr.peeked; pk != nil {
+			rr.peeked = nil
+			a, err := rr.operation(pk.m, pk.resp)
+			if a != nil || err != nil {
+				return a, err
+			}
+			continue
+		}
 		p, err := rr.dec.Next()
-		var held *Answer
 		switch {
 		case err == io.EOF:
 			if rr.st.done(rr.plan) {
@@ -316,19 +327,106 @@ func (rr *ResponseReader) next() (*Answer, error) {
 			if err != nil {
 				return nil, err
 			}
-			if i, ok := rr.st.fast(rr.plan, m); ok {
-				resp.Request = rr.plan.reqs[i]
-				rr.ans = Answer{Response: resp, Index: i, Count: 1}
-				return &rr.ans, nil
+			a, err := rr.operation(m, resp)
+			if a != nil || err != nil {
+				return a, err
 			}
-			if held, err = rr.hold(m, resp); err != nil {
-				return nil, err
-			}
+			continue
 		}
-		if err := rr.settle(held); err != nil {
+		if err := rr.settle(); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// peekedAnswer is an answer read to settle the one before it, to be paired
+// on the next call to Next; its body is still unread.
+type peekedAnswer struct {
+	m    answerMeta
+	resp *http.Response
+}
+
+// operation pairs an answer just read: at once when order settles it, by
+// reading one answer more when that settles a failure at the start of a
+// changeset, else by reading and pairing the rest (settle). It returns nil,
+// nil when settle has queued what to return.
+func (rr *ResponseReader) operation(m answerMeta, resp *http.Response) (*Answer, error) {
+	if i, ok := rr.st.fast(rr.plan, m); ok {
+		resp.Request = rr.plan.reqs[i]
+		rr.ans = Answer{Response: resp, Index: i, Count: 1}
+		return &rr.ans, nil
+	}
+	held, err := rr.hold(m, resp)
+	if err != nil {
+		return nil, err
+	}
+	if rr.st.ambiguous(rr.plan, m) && (m.hasID || m.frame >= 0) {
+		return rr.peek(held)
+	}
+	return nil, rr.settle(held)
+}
+
+// peek settles a failure at the start of a changeset (held: the whole
+// changeset's answer, or its first request's?) by the event that follows
+// it: the end of its frame, or an answer whose Content-ID says which. When
+// that does not settle it, the rest is read and paired by settle.
+func (rr *ResponseReader) peek(held *Answer) (*Answer, error) {
+	st, plan := &rr.st, rr.plan
+	grp := plan.groups[st.g]
+	m := held.meta
+	p, err := rr.dec.Next()
+	switch {
+	case err == io.EOF:
+		return nil, rr.settle(held)
+	case err != nil:
+		return nil, err
+	case p.Kind() == batch.KindChangesetStart:
+		rr.frame = rr.frames
+		rr.frames++
+		return nil, rr.settle(held)
+	case p.Kind() == batch.KindChangesetEnd:
+		rr.frame = -1
+		if m.frame >= 0 && plan.inGroup(m, st.g) {
+			// A frame that holds one failure: the changeset failed.
+			st.acceptWhole(plan, m)
+			return rr.settled(held, grp.first, grp.k), nil
+		}
+		return nil, rr.settle(held)
+	}
+	m2, resp2, err := rr.answer(p)
+	if err != nil {
+		return nil, err
+	}
+	next := -1 // the first request after the changeset
+	if st.g+1 < len(plan.groups) {
+		next = plan.groups[st.g+1].first
+	}
+	one := (!m.hasID || m.id == plan.ids[grp.first]) && m2.frame == m.frame &&
+		(m.frame >= 0 || m2.hasID && m2.id == plan.ids[grp.first+1])
+	whole := m.frame < 0 && plan.inGroup(m, st.g) && m2.frame < 0 && next >= 0 && m2.hasID && m2.id == plan.ids[next]
+	switch {
+	case one && !whole:
+		st.accept(plan, m)
+		st.framed, st.empty, st.j = m.frame >= 0, false, 1
+		rr.peeked = &peekedAnswer{m2, resp2}
+		return rr.settled(held, grp.first, 1), nil
+	case whole && !one:
+		st.acceptWhole(plan, m)
+		rr.peeked = &peekedAnswer{m2, resp2}
+		return rr.settled(held, grp.first, grp.k), nil
+	}
+	held2, err := rr.hold(m2, resp2)
+	if err != nil {
+		return nil, err
+	}
+	return nil, rr.settle(held, held2)
+}
+
+// settled returns a held answer paired with requests [i, i+n).
+func (rr *ResponseReader) settled(a *Answer, i, n int) *Answer {
+	a.Index, a.Count = i, n
+	a.Response.Request = rr.plan.reqs[i]
+	return a
 }
 
 // answer converts an operation part into an answer and its metadata.
@@ -382,14 +480,11 @@ func (rr *ResponseReader) buffer(body io.Reader) ([]byte, error) {
 	return b, err
 }
 
-// settle reads and buffers the rest of the response, after first (which
-// may be nil), pairs all of it at once and queues the answers. It returns
+// settle reads and buffers the rest of the response, after the answers
+// already held (first), pairs all of it at once and queues the answers. It returns
 // the error to report now, if any.
-func (rr *ResponseReader) settle(first *Answer) error {
-	var rest []*Answer
-	if first != nil {
-		rest = append(rest, first)
-	}
+func (rr *ResponseReader) settle(first ...*Answer) error {
+	rest := first
 	for {
 		p, err := rr.dec.Next()
 		if err == io.EOF {

@@ -200,3 +200,33 @@ func TestClientConcurrentReads(t *testing.T) {
 		require.NoError(t, <-errs)
 	}
 }
+
+// TestClientStreamAfterFailure: a changeset that failed as a whole does not
+// make the reader buffer what follows when one more answer says how to pair
+// it (CAP's failing request's Content-ID, or the end of the frame): a large
+// answer after it still streams within a small buffer limit.
+func TestClientStreamAfterFailure(t *testing.T) {
+	const size = 8 << 20
+	fail := "Content-Type: application/http\r\nContent-ID: 2\r\n\r\nHTTP/1.1 400 Bad Request\r\n\r\nno\r\n"
+	for _, tc := range []struct{ name, head string }{
+		{"flattened, with the failing request's ID", "--b\r\n" + fail},
+		{"framed", "--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n" + fail + "--c--\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b RequestBatch
+			b.AddChangeset(newReq(t, "POST", "/a", "x"), newReq(t, "POST", "/b", "y"))
+			b.Add(newReq(t, "GET", "/big", ""))
+			head := tc.head + "--b\r\nContent-Type: application/http\r\nContent-ID: 3\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"
+			body := io.MultiReader(strings.NewReader(head), io.LimitReader(pattern{}, size), strings.NewReader("\r\n--b--\r\n"))
+			resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Type": {"multipart/mixed; boundary=b"}}, Body: io.NopCloser(body)}
+			var got [][3]int64
+			for a, err := range b.Responses(resp, MaxBufferBytes(64<<10)) {
+				require.NoError(t, err)
+				n, err := io.Copy(io.Discard, a.Response.Body)
+				require.NoError(t, err)
+				got = append(got, [3]int64{int64(a.Index), int64(a.Count), n})
+			}
+			require.Equal(t, [][3]int64{{0, 2, 2}, {2, 1, size}}, got)
+		})
+	}
+}
