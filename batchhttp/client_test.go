@@ -208,7 +208,7 @@ func TestClientDialects(t *testing.T) {
 		{"ucwa", testServer{dialect: batch.UCWA}, false, []string{full[0], full[6]}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := roundTrip(t, &tc.s, build(t, tc.cs))
+			got, err := roundTrip(t, &tc.s, build(t, tc.cs), Targets(TargetHostRelative))
 			require.NoError(t, err)
 			require.Equal(t, tc.want, got)
 		})

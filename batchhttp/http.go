@@ -163,38 +163,17 @@ func (partBody) Close() error { return nil }
 // names; r.ContentLength, when positive and not in the headers, becomes
 // Content-Length. The body is streamed from r.Body, which is closed.
 func WriteRequest(enc *batch.Encoder, r *http.Request, contentID string) error {
-	return writeRequest(enc, r, contentID, false)
-}
-
-// writeRequest is WriteRequest, with absolute URLs kept absolute when
-// absolute is set ([AbsoluteTargets]).
-func writeRequest(enc *batch.Encoder, r *http.Request, contentID string, absolute bool) error {
 	if r.Body != nil {
 		defer r.Body.Close()
 	}
-	op := batch.Operation{Message: batch.Request, Method: r.Method, ContentID: contentID}
-	if op.Method == "" {
-		op.Method = http.MethodGet
+	op, err := requestOperation(r, contentID, nil, TargetHostRelative)
+	if err != nil {
+		return err
 	}
-	if r.URL == nil {
-		return &batch.EncodeError{Part: -1, Field: "URL", Err: batch.ErrInvalidOperation, Detail: "nil"}
+	if !hasBody(r) {
+		return enc.WriteOperation(op, nil)
 	}
-	host := ""
-	switch {
-	case !r.URL.IsAbs() || absolute:
-		op.Target = r.URL.String()
-	default:
-		op.Target = r.URL.RequestURI()
-		host = r.Host
-		if host == "" {
-			host = r.URL.Host
-		}
-	}
-	op.Header = sortedFields(r.Header, op.Header)
-	if host != "" && r.Header.Get("Host") == "" {
-		op.Header = append([]batch.Field{{Name: "Host", Value: host}}, op.Header...)
-	}
-	return writeHTTP(enc, &op, r.Header, r.ContentLength, r.Body)
+	return enc.WriteOperation(op, r.Body)
 }
 
 // WriteResponse writes resp to enc as an operation with the given

@@ -18,8 +18,10 @@ import (
 // HandlerOption configures [Handler].
 type HandlerOption interface{ applyHandler(*handlerConfig) }
 
-// ClientOption configures the client: [RequestBatch.NewRequest] and
-// [RequestBatch.ReadResponse].
+// ClientOption configures the client: [RequestBatch.NewRequest] for the
+// request, and [RequestBatch.ReadResponse], [RequestBatch.Responses] and
+// [RequestBatch.NewResponseReader] for the answer. An option of one side is
+// ignored by the other, so one list of options can be passed to both.
 type ClientOption interface{ applyClient(*clientConfig) }
 
 // Option configures both the client and the handler.
@@ -163,13 +165,18 @@ type clientConfig struct {
 	continueOnError bool
 	odataVersion    string
 	header          http.Header
-	absoluteTargets bool
+	targets         TargetForm
+	buffer          bool
+	maxBuffer       int64
 	dec             []batch.DecodeOption
 	enc             []batch.EncodeOption
 }
 
+// DefaultMaxBufferBytes is the default of [MaxBufferBytes]: 64 MiB.
+const DefaultMaxBufferBytes = 64 << 20
+
 func newClientConfig(opts []ClientOption) clientConfig {
-	var c clientConfig
+	c := clientConfig{maxBuffer: DefaultMaxBufferBytes}
 	for _, o := range opts {
 		if o != nil {
 			o.applyClient(&c)
@@ -192,8 +199,9 @@ func ODataVersion(v string) ClientOption {
 }
 
 // OuterHeader adds a header to the outer request, such as Authorization.
-// Operations inherit nothing from it on the wire; servers do. Default none;
-// each use adds a value.
+// Operations inherit nothing from it on the wire; servers do. A name given
+// here replaces the value [RequestBatch.NewRequest] would set itself (such
+// as Accept). Default none; each use adds a value.
 func OuterHeader(name, value string) ClientOption {
 	return clientOptionFunc(func(c *clientConfig) {
 		if c.header == nil {
@@ -203,9 +211,62 @@ func OuterHeader(name, value string) ClientOption {
 	})
 }
 
-// AbsoluteTargets makes [RequestBatch.NewRequest] write absolute request
-// URLs as they are ("GET https://host/api/v2.0/me HTTP/1.1") instead of
-// host-relative with a Host header. Default false.
-func AbsoluteTargets(on bool) ClientOption {
-	return clientOptionFunc(func(c *clientConfig) { c.absoluteTargets = on })
+// TargetForm says how [RequestBatch.NewRequest] writes the target of each
+// request line (WIRE.md quirk 7). A relative reference that does not start
+// with "/" ("messages?$top=2", "$1/Orders") is always written as it stands;
+// the forms differ for absolute URLs and host-relative paths ("/odata/…"),
+// which are first resolved against the batch URL.
+type TargetForm uint8
+
+const (
+	// TargetServiceRelative writes a target under the batch URL's service
+	// root (the batch URL without its last segment, "$batch") relative to
+	// it, and any other target as an absolute URL: "Books(1)" for
+	// https://host/odata/v4/catalog/Books(1) sent to
+	// https://host/odata/v4/catalog/$batch. It is the one form every OData
+	// server resolves (SAP CAP resolves no other) and the default, except
+	// in the [batch.UCWA] dialect.
+	TargetServiceRelative TargetForm = iota + 1
+	// TargetHostRelative writes every absolute or host-relative target as
+	// its path and query with a Host header ("/api/v2.0/me/events"): the
+	// form the Outlook REST and UCWA documents use, and the default in the
+	// [batch.UCWA] dialect. Use it for Outlook REST.
+	TargetHostRelative
+	// TargetAbsolute writes every absolute or host-relative target as an
+	// absolute URL ("https://host/_api/web/lists"), as SharePoint's
+	// documents do.
+	TargetAbsolute
+)
+
+// Targets sets the form of request targets (see [TargetForm]). Default
+// [TargetServiceRelative], or [TargetHostRelative] in the [batch.UCWA]
+// dialect.
+func Targets(f TargetForm) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) { c.targets = f })
+}
+
+// BufferRequest makes [RequestBatch.NewRequest] encode the whole batch into
+// memory before sending it, reading every request body, so that it goes out
+// with a Content-Length even when a body's length cannot be known in
+// advance: for servers that refuse a chunked request body whatever its size
+// (SAP's OData V2 adapter answers 400). The cost is the batch's size in
+// memory. Default false: a Content-Length is sent whenever the length can be
+// computed without buffering, and the body is streamed chunked otherwise.
+func BufferRequest(on bool) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) { c.buffer = on })
+}
+
+// MaxBufferBytes limits the answer bytes the client holds in memory:
+// the bodies [RequestBatch.ReadResponse] returns, all of them together, and
+// the answers a [ResponseReader] must hold before it can tell which
+// requests they answer (see [ResponseReader]). Past it, reading fails with
+// [ErrBufferLimit]. Default [DefaultMaxBufferBytes] (64 MiB); n <= 0 means
+// the default. Stream larger answers with [RequestBatch.NewResponseReader].
+func MaxBufferBytes(n int64) ClientOption {
+	return clientOptionFunc(func(c *clientConfig) {
+		if n <= 0 {
+			n = DefaultMaxBufferBytes
+		}
+		c.maxBuffer = n
+	})
 }
