@@ -49,5 +49,5 @@ func TestOptionsDoNotMix(t *testing.T) {
 
 // optionsProgram is a program whose main makes the given calls.
 func optionsProgram(calls string) string {
-	return goProgram("", "\tvar b batchhttp.RequestBatch\n\t_ = b\n\t"+calls)
+	return goProgram("", "\tb := new(batchhttp.RequestBatch)\n\t_ = b\n\t"+calls)
 }

@@ -12,7 +12,7 @@ import (
 // top-level ones and changesets, turned into one outer *http.Request, and the
 // outer response turned back into one *http.Response per request.
 //
-//	var b batch.RequestBatch
+//	var b batchhttp.RequestBatch
 //	b.Add(get1, get2)
 //	b.AddChangeset(post, patch)
 //	req, _ := b.NewRequest(ctx, "https://outlook.office.com/api/v2.0/$batch")
@@ -100,13 +100,13 @@ func (b *RequestBatch) contentIDs() []string {
 	return ids
 }
 
-// ErrTooLarge: a changeset holds more requests than [RequestBatch.Split]
+// ErrSplitLimit: a changeset holds more requests than [RequestBatch.Split]
 // may put in one batch.
-var ErrTooLarge = errors.New("batch: changeset larger than the batch limit")
+var ErrSplitLimit = errors.New("batchhttp: changeset larger than the Split limit")
 
 // Split divides b into batches of at most max requests each, in order,
-// never splitting a changeset: 20 for Outlook, 100 for batch.UCWA. A changeset of
-// more than max requests is an error wrapping [ErrTooLarge].
+// never splitting a changeset: 20 for Outlook, 100 for UCWA. A changeset of
+// more than max requests is an error wrapping [ErrSplitLimit].
 func (b *RequestBatch) Split(max int) ([]*RequestBatch, error) {
 	if max < 1 {
 		return nil, fmt.Errorf("batch: Split(%d): the limit must be at least 1", max)
@@ -115,7 +115,7 @@ func (b *RequestBatch) Split(max int) ([]*RequestBatch, error) {
 	cur := &RequestBatch{}
 	for i, g := range b.groups {
 		if len(g.reqs) > max {
-			return nil, fmt.Errorf("%w: changeset %d has %d requests, the limit is %d", ErrTooLarge, i, len(g.reqs), max)
+			return nil, fmt.Errorf("%w: changeset %d has %d requests, the limit is %d", ErrSplitLimit, i, len(g.reqs), max)
 		}
 		if cur.n+len(g.reqs) > max {
 			out = append(out, cur)

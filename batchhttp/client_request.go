@@ -48,7 +48,10 @@ import (
 // Request bodies are read and closed while the batch is sent; closing the
 // outer body (http.Client.Do always does) closes those not yet read.
 func (b *RequestBatch) NewRequest(ctx context.Context, endpoint string, opts ...ClientOption) (*http.Request, error) {
-	o := newClientConfig(opts)
+	o, err := newClientConfig(opts, sideRequest)
+	if err != nil {
+		return nil, err
+	}
 	base, err := url.Parse(endpoint)
 	if err != nil {
 		return nil, err

@@ -201,10 +201,14 @@ type ResponseReader struct {
 // body) and returns a reader of its answers. Close closes resp.Body.
 // Options: [Decoding] for the decoder's limits and [MaxBufferBytes].
 func (b *RequestBatch) NewResponseReader(resp *http.Response, opts ...ClientOption) (*ResponseReader, error) {
+	o, err := newClientConfig(opts, sideResponse)
+	if err != nil {
+		resp.Body.Close()
+		return nil, err
+	}
 	if err := checkOuter(resp, b.n); err != nil {
 		return nil, err
 	}
-	o := newClientConfig(opts)
 	_, boundary, err := batch.ParseContentType(resp.Header.Get("Content-Type"))
 	pr, _ := readers.Get().(*pooledReader)
 	if err == nil {

@@ -85,7 +85,9 @@ func TestClientReadResponseLimit(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, resps, 2)
 	require.Equal(t, int64(600), resps[1].ContentLength)
-	require.Equal(t, int64(DefaultMaxBufferBytes), newClientConfig(nil).maxBuffer)
+	c, err := newClientConfig(nil, sideResponse)
+	require.NoError(t, err)
+	require.Equal(t, int64(DefaultMaxBufferBytes), c.maxBuffer)
 }
 
 // TestResponseReader drives the Next loop: answers streamed in order, the

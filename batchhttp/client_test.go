@@ -19,7 +19,7 @@ import (
 
 // testServer is a batch endpoint built from this package's decoder and
 // encoder, answering in one of the dialects: OData v4 keeps changeset
-// framing, batch.SharePoint flattens it, batch.UCWA has none. An operation whose target
+// framing, SharePoint flattens it, UCWA has none. An operation whose target
 // contains "fail" fails; in a changeset, that fails the whole changeset with
 // one response (framed as the dialect frames). Each answer echoes the method
 // and target it answers, and a POST answers 201 with a Location.
@@ -294,7 +294,7 @@ func TestSplit(t *testing.T) {
 	require.Equal(t, []int{4, 3, 4}, sizes, "the changeset of 3 moves whole to the third batch")
 	require.Equal(t, b.Requests(), all)
 	_, err = b.Split(2)
-	require.ErrorIs(t, err, ErrTooLarge)
+	require.ErrorIs(t, err, ErrSplitLimit)
 }
 
 func TestResolve(t *testing.T) {

@@ -1,6 +1,7 @@
 package batchhttp
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/batchcodec/batch"
@@ -20,8 +21,9 @@ type HandlerOption interface{ applyHandler(*handlerConfig) }
 
 // ClientOption configures the client: [RequestBatch.NewRequest] for the
 // request, and [RequestBatch.ReadResponse], [RequestBatch.Responses] and
-// [RequestBatch.NewResponseReader] for the answer. An option of one side is
-// ignored by the other, so one list of options can be passed to both.
+// [RequestBatch.NewResponseReader] for the answer. Each option's doc says
+// which side it configures; passed to the other side it is an error (the
+// call returns it and does nothing), never silently ignored.
 type ClientOption interface{ applyClient(*clientConfig) }
 
 // Option configures both the client and the handler.
@@ -50,6 +52,12 @@ func (o codecOptions) applyHandler(c *handlerConfig) {
 }
 
 func (o codecOptions) applyClient(c *clientConfig) {
+	if len(o.dec) > 0 {
+		c.use(sideResponse, "Decoding")
+	}
+	if len(o.enc) > 0 {
+		c.use(sideRequest, "Encoding")
+	}
 	c.dec = append(c.dec, o.dec...)
 	c.enc = append(c.enc, o.enc...)
 }
@@ -160,8 +168,18 @@ func Changesets(h ChangesetHook) HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) { c.hook = h })
 }
 
+// The two sides of the client: a [ClientOption] applies to one of them, and
+// passed to the other it is an error rather than silently ignored.
+const (
+	sideRequest  = 1 + iota // RequestBatch.NewRequest
+	sideResponse            // RequestBatch.ReadResponse, Responses, NewResponseReader
+)
+
 // clientConfig holds the settings of the client side.
 type clientConfig struct {
+	side      int    // the side being configured
+	misplaced string // the first option given that does not apply to side
+
 	continueOnError bool
 	odataVersion    string
 	header          http.Header
@@ -175,27 +193,49 @@ type clientConfig struct {
 // DefaultMaxBufferBytes is the default of [MaxBufferBytes]: 64 MiB.
 const DefaultMaxBufferBytes = 64 << 20
 
-func newClientConfig(opts []ClientOption) clientConfig {
-	c := clientConfig{maxBuffer: DefaultMaxBufferBytes}
+// newClientConfig applies opts for side. An option that applies only to the
+// other side is an error naming it.
+func newClientConfig(opts []ClientOption, side int) (clientConfig, error) {
+	c := clientConfig{side: side, maxBuffer: DefaultMaxBufferBytes}
 	for _, o := range opts {
 		if o != nil {
 			o.applyClient(&c)
 		}
 	}
-	return c
+	if c.misplaced != "" {
+		where, other := "RequestBatch.NewRequest", "reading answers (ReadResponse, Responses, NewResponseReader)"
+		if side == sideResponse {
+			where, other = "reading answers", "RequestBatch.NewRequest"
+		}
+		return c, errors.New("batchhttp: option " + c.misplaced + " was passed to " + where + ", but it applies only to " + other)
+	}
+	return c, nil
+}
+
+// use records that the option name, which applies to side, was given.
+func (c *clientConfig) use(side int, name string) {
+	if side != c.side && c.misplaced == "" {
+		c.misplaced = name
+	}
 }
 
 // ContinueOnError asks the server to run every operation even after one
 // fails, with "Prefer: odata.continue-on-error" on the outer request.
 // Default false.
 func ContinueOnError(on bool) ClientOption {
-	return clientOptionFunc(func(c *clientConfig) { c.continueOnError = on })
+	return clientOptionFunc(func(c *clientConfig) {
+		c.use(sideRequest, "ContinueOnError")
+		c.continueOnError = on
+	})
 }
 
 // ODataVersion sets the OData-Version header of the outer request, such as
 // "4.0". Default none.
 func ODataVersion(v string) ClientOption {
-	return clientOptionFunc(func(c *clientConfig) { c.odataVersion = v })
+	return clientOptionFunc(func(c *clientConfig) {
+		c.use(sideRequest, "ODataVersion")
+		c.odataVersion = v
+	})
 }
 
 // OuterHeader adds a header to the outer request, such as Authorization.
@@ -204,6 +244,7 @@ func ODataVersion(v string) ClientOption {
 // as Accept). Default none; each use adds a value.
 func OuterHeader(name, value string) ClientOption {
 	return clientOptionFunc(func(c *clientConfig) {
+		c.use(sideRequest, "OuterHeader")
 		if c.header == nil {
 			c.header = make(http.Header)
 		}
@@ -212,7 +253,7 @@ func OuterHeader(name, value string) ClientOption {
 }
 
 // TargetForm says how [RequestBatch.NewRequest] writes the target of each
-// request line (WIRE.md quirk 7). A relative reference that does not start
+// request line (quirk 7 of the README's table). A relative reference that does not start
 // with "/" ("messages?$top=2", "$1/Orders") is always written as it stands;
 // the forms differ for absolute URLs and host-relative paths ("/odata/…"),
 // which are first resolved against the batch URL.
@@ -242,7 +283,10 @@ const (
 // [TargetServiceRelative], or [TargetHostRelative] in the [batch.UCWA]
 // dialect.
 func Targets(f TargetForm) ClientOption {
-	return clientOptionFunc(func(c *clientConfig) { c.targets = f })
+	return clientOptionFunc(func(c *clientConfig) {
+		c.use(sideRequest, "Targets")
+		c.targets = f
+	})
 }
 
 // BufferRequest makes [RequestBatch.NewRequest] encode the whole batch into
@@ -253,7 +297,10 @@ func Targets(f TargetForm) ClientOption {
 // memory. Default false: a Content-Length is sent whenever the length can be
 // computed without buffering, and the body is streamed chunked otherwise.
 func BufferRequest(on bool) ClientOption {
-	return clientOptionFunc(func(c *clientConfig) { c.buffer = on })
+	return clientOptionFunc(func(c *clientConfig) {
+		c.use(sideRequest, "BufferRequest")
+		c.buffer = on
+	})
 }
 
 // MaxBufferBytes limits the answer bytes the client holds in memory:
@@ -264,6 +311,7 @@ func BufferRequest(on bool) ClientOption {
 // the default. Stream larger answers with [RequestBatch.NewResponseReader].
 func MaxBufferBytes(n int64) ClientOption {
 	return clientOptionFunc(func(c *clientConfig) {
+		c.use(sideResponse, "MaxBufferBytes")
 		if n <= 0 {
 			n = DefaultMaxBufferBytes
 		}
