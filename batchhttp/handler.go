@@ -21,15 +21,17 @@ import (
 // a database transaction. [Handler] calls Begin before the first operation
 // of a changeset and runs the changeset's operations with the context Begin
 // returns (so that the application's handlers find the transaction in it).
-// If an operation fails (status 400 or more, or a panic), it calls Rollback,
-// runs no further operation of the changeset, and answers the whole
-// changeset with that one failure. Otherwise it calls Commit at the end of
-// the changeset and sends the held answers; if Commit fails, the changeset
-// is answered with one 500 response saying so, and Rollback is not called.
-// A Begin failure is answered the same way, and nothing in the changeset
-// runs. A panic in a hook method counts as its failure. Empty changesets do
-// not call the hook. Rollback's error is not sent to the client: the
-// changeset has failed already.
+// If an operation fails (status 400 or more, a panic, or an answer that
+// cannot be written, see [Handler]), it calls Rollback, runs no further
+// operation of the changeset, and answers the whole changeset with that one
+// failure. Otherwise it calls Commit at the end of the changeset and sends
+// the held answers: everything that could make one of them unwritable has
+// been decided before Commit, so a committed changeset is never reported
+// failed. If Commit fails, the changeset is answered with one 500 response
+// saying so, and Rollback is not called. A Begin failure is answered the
+// same way, and nothing in the changeset runs. A panic in a hook method
+// counts as its failure. Empty changesets do not call the hook. Rollback's
+// error is not sent to the client: the changeset has failed already.
 type ChangesetHook interface {
 	Begin(ctx context.Context) (context.Context, error)
 	Commit(ctx context.Context) error
@@ -72,8 +74,8 @@ type ChangesetHook interface {
 // Its context is the batch request's (or the changeset's, see
 // [ChangesetHook]); RemoteAddr and TLS are the batch's. Its body streams
 // from the batch, with ContentLength and Content-Length set to the body's
-// real length (the delimiter is the truth, not the declared length); as
-// with net/http, it must not be read after next returns.
+// real length (the delimiter is the truth, not the declared length); once
+// next returns, a Read of it fails.
 //
 // The operation inherits the batch request's headers except those it sets
 // itself, and except those that describe the batch message rather than the
@@ -83,7 +85,13 @@ type ChangesetHook interface {
 // names. So Authorization, Cookie, Accept-Language, User-Agent, OData-Version
 // and the X-Forwarded-* headers reach every operation.
 //
-// Refused without running: an absolute URL to another host than the batch's
+// Refused without running, with 400 for that operation: a request that
+// http.ReadRequest would refuse (a method that is not a token, a header
+// name that is not one, a control byte such as NUL or a bare CR in a
+// value, two Host headers, an invalid or disagreeing Content-Length), and
+// any Transfer-Encoding, which net/http would accept as "chunked" but which
+// in a batch, where the delimiter frames the body, can only smuggle a
+// request. Also refused: an absolute URL to another host than the batch's
 // (or [AllowHosts]) gets 403; a target whose last path segment is $batch, or
 // an operation whose Content-Type is multipart/*, gets 400 (a batch cannot
 // contain another batch); an unparsable target or a scheme other than http
@@ -97,8 +105,12 @@ type ChangesetHook interface {
 //
 // Top-level operations and changesets run one at a time, in order. An
 // operation fails when its status is 400 or more; a changeset fails as a
-// whole (see [ChangesetHook]) and is answered with one failure response:
-// the failing operation's answer with its Content-ID. Without the preference
+// whole (see [ChangesetHook]) and is answered with one failure response in
+// place of the changeset, not framed as one (OData 4.0 Part 1 §11.7.4: "the
+// change set response is not represented using the multipart/mixed media
+// type"): the failing operation's answer with its Content-ID, or, when the
+// hook's Begin or Commit failed, a 500 with the Content-ID of the
+// changeset's first operation. Without the preference
 // "Prefer: odata.continue-on-error" (or OData 4.01's "continue-on-error",
 // either with no value or "=true"), the batch stops after the first failed
 // operation or changeset, as OData specifies, and the response holds the
@@ -108,20 +120,46 @@ type ChangesetHook interface {
 //
 // # Responses
 //
-// The response is 200 with a batch body in the request's own dialect: a
-// multipart/batching request gets a batch.UCWA response ("msgtype=response"
-// parts); a multipart/mixed one an OData response whose changesets keep
-// their framing (a "changesetresponse_" boundary), as OData v4 and
-// [MS-ODATA] v2/v3 specify. [batch.WithDialect] changes the latter:
-// batch.WithDialect([batch.SharePoint]) answers changeset operations as top-level parts,
-// as batch.SharePoint does and as PnPjs and office365-python expect;
-// batch.WithDialect([batch.UCWA]) answers every batch in batch.UCWA. The response boundary is
-// "batchresponse_" and 32 random hex digits unless [batch.WithBoundary] sets it. A
-// request with OData-Version or OData-MaxVersion gets "OData-Version: 4.0"
-// ("4.01" if it asked for that); one with DataServiceVersion or
-// MaxDataServiceVersion and no OData-Version gets "DataServiceVersion: 1.0",
-// as WCF Data Services answers. Each answer echoes its operation's
-// Content-ID.
+// The batch is answered 202 Accepted when its request says OData V2 (or
+// V1): DataServiceVersion or MaxDataServiceVersion 1.0 to 2.0 and no
+// OData-Version, as SAP Gateway and SAP CAP's V2 adapter answer and as V2
+// clients such as pyodata require; [ODataV2] answers so whatever the
+// request says (pyodata sends no version header). Otherwise it is answered
+// 200 OK, as OData V4 and UCWA specify. The body is a batch in the
+// request's own dialect: a multipart/batching request gets a batch.UCWA
+// response ("msgtype=response" parts); a multipart/mixed one an OData
+// response whose successful changesets keep their framing (a
+// "changesetresponse_" boundary), as OData v4 and [MS-ODATA] v2/v3 specify.
+// [batch.WithDialect] changes the latter:
+// batch.WithDialect([batch.SharePoint]) answers changeset operations as
+// top-level parts, as batch.SharePoint does and as PnPjs and
+// office365-python expect; batch.WithDialect([batch.UCWA]) answers every
+// batch in batch.UCWA. The response boundary is "batchresponse_" and 32
+// random hex digits unless [batch.WithBoundary] sets it. A request with
+// OData-Version or OData-MaxVersion gets "OData-Version: 4.0" ("4.01" if it
+// asked for that); one with DataServiceVersion or MaxDataServiceVersion and
+// no OData-Version gets "DataServiceVersion: 1.0", as WCF Data Services
+// answers. Each answer echoes its operation's Content-ID.
+//
+// An operation's answer is what next wrote, cleaned as net/http cleans a
+// response on a real connection, so that a handler answers the same behind
+// the batch endpoint as behind net/http: the header is taken when the
+// status is set (later changes have no effect); names that are not tokens
+// are dropped; CR, LF and other control bytes in values become spaces and
+// values are trimmed; Transfer-Encoding, Trailer and trailers are not
+// passed on. A Content-Length that next sets is enforced: a Write past it
+// writes up to it and fails with http.ErrContentLength; a body shorter
+// than it makes the answer a 500 (or, if the answer's header block has
+// been streamed already, ends the batch without its close delimiter, as
+// net/http closes the connection). A missing Content-Type is sniffed from
+// the first 512 bytes of the body, whatever the size of the first Write.
+// An answer that still cannot be written (a header or body line that a
+// reader would take for a delimiter of the response) becomes a 500, decided
+// before its changeset commits.
+//
+// Once next returns, its ResponseWriter and request body are dead: a late
+// Write or body Read (from a goroutine next left running) fails and
+// touches nothing, never another operation's answer or body.
 //
 // Answers stream: the outer headers are flushed before the first operation
 // runs, and each top-level answer is flushed when its operation returns, so

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/textproto"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/batchcodec/batch"
 )
@@ -17,24 +21,53 @@ import (
 // lets it add Content-Length and sniff Content-Type for small answers.
 const commitAt = 4 << 10
 
-// errAnswerTooLarge is what an operation inside a changeset gets from Write
-// once the changeset holds MaxBatchBytes of answers.
-var errAnswerTooLarge = errors.New("batch: the changeset's answers exceed the bytes the handler holds (MaxBatchBytes)")
+// sniffLen is how many bytes of a body http.DetectContentType looks at.
+const sniffLen = 512
 
-// answerWriter is the http.ResponseWriter that next sees for one operation.
-// A top-level answer streams (stream): its part header is written to the
-// encoder once the operation returns, flushes, or has written commitAt
-// bytes, and the rest of its body goes straight to the encoder. An answer
-// inside a changeset is held in memory, up to limit bytes, until the
-// changeset commits.
+var (
+	// errAnswerTooLarge is what an operation inside a changeset gets from
+	// Write once the changeset holds MaxBatchBytes of answers.
+	errAnswerTooLarge = errors.New("batch: the changeset's answers exceed the bytes the handler holds (MaxBatchBytes)")
+	// errHandlerDone is what a Write, WriteHeader-less Flush or body Read
+	// gets once the operation's handler has returned: the writer and the
+	// request body belong to that call only, as with net/http.
+	errHandlerDone = errors.New("batch: the operation's handler has returned: its ResponseWriter and request body are no longer usable")
+)
+
+// answerWriter is the http.ResponseWriter that next sees for one operation,
+// and (as *opBody) the body of the request it gets. A top-level answer
+// streams (stream): its part header is written to the encoder once the
+// operation returns, flushes, or has written commitAt bytes, and the rest
+// of its body goes straight to the encoder. An answer inside a changeset is
+// held in memory, up to limit bytes, until the changeset commits.
+//
+// Once next returns, end marks the writer done: from then on Write, Flush,
+// WriteHeader and body reads do nothing but fail, so that a goroutine that
+// next left behind cannot touch another operation's answer or body. mu
+// makes that check and the call it guards one step.
 type answerWriter struct {
+	mu   sync.Mutex
+	done bool
+
 	r         *batchRun
+	req       http.Request // the request next sees, allocated with the writer
+	url       url.URL      // its URL
+	p         *batch.Part  // the request body, until done
+	bodyShut  bool         // the body was closed
 	header    http.Header
 	status    int // 0 until WriteHeader or the first Write
 	head      bool
 	contentID string
-	buf       bytes.Buffer
 
+	// What next set, taken when the status was set, as net/http does:
+	// later changes to the header map have no effect.
+	fields   []batch.Field
+	declared int64 // Content-Length next set, -1 if none
+	hasType  bool  // next set Content-Type (perhaps empty)
+	encoded  bool  // next set Content-Encoding
+	sent     int64 // body bytes taken
+
+	buf       []byte // held body
 	stream    bool
 	committed bool      // the part header has been written
 	body      io.Writer // the part's body writer, once committed
@@ -49,15 +82,23 @@ type answerWriter struct {
 var (
 	_ http.ResponseWriter = (*answerWriter)(nil)
 	_ http.Flusher        = (*answerWriter)(nil)
+	_ io.ReadCloser       = (*opBody)(nil)
 )
 
-func newAnswerWriter(r *batchRun, contentID string, stream bool, limit int64) *answerWriter {
-	return &answerWriter{r: r, header: make(http.Header), contentID: contentID, stream: stream, limit: limit}
+// Header returns the answer's header map. As with net/http, changes after
+// WriteHeader or the first Write have no effect; after next has returned,
+// Header returns a map that goes nowhere.
+func (aw *answerWriter) Header() http.Header {
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	if aw.done {
+		return make(http.Header)
+	}
+	if aw.header == nil {
+		aw.header = make(http.Header)
+	}
+	return aw.header
 }
-
-// Header returns the answer's header map. Changes after the answer's header
-// block has been written (see Handler) have no effect.
-func (aw *answerWriter) Header() http.Header { return aw.header }
 
 // WriteHeader sets the answer's status. Informational codes other than 101
 // are ignored, as they cannot be sent inside a batch; an invalid code panics
@@ -66,10 +107,19 @@ func (aw *answerWriter) WriteHeader(code int) {
 	if code < 100 || code > 999 {
 		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
 	}
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	if !aw.done {
+		aw.writeHeader(code)
+	}
+}
+
+func (aw *answerWriter) writeHeader(code int) {
 	if aw.status != 0 || (code < 200 && code != http.StatusSwitchingProtocols) {
 		return
 	}
 	aw.status = code
+	aw.snapshot()
 }
 
 func (aw *answerWriter) bodyAllowed() bool {
@@ -77,17 +127,38 @@ func (aw *answerWriter) bodyAllowed() bool {
 	return s >= 200 && s != http.StatusNoContent && s != http.StatusNotModified
 }
 
-// Write writes to the answer's body, with an implicit WriteHeader(200).
+// Write writes to the answer's body, with an implicit WriteHeader(200). As
+// with net/http, a Write that would take the body past a Content-Length
+// the handler set writes nothing and fails with http.ErrContentLength.
 func (aw *answerWriter) Write(p []byte) (int, error) {
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	if aw.done {
+		return 0, errHandlerDone
+	}
 	if aw.status == 0 {
-		aw.WriteHeader(http.StatusOK)
+		aw.writeHeader(http.StatusOK)
 	}
 	if !aw.bodyAllowed() {
 		return 0, http.ErrBodyNotAllowed
 	}
-	if aw.head || aw.discard {
-		return len(p), nil
+	var cut error
+	if aw.declared >= 0 && int64(len(p)) > aw.declared-aw.sent {
+		p, cut = p[:max(aw.declared-aw.sent, 0)], http.ErrContentLength
 	}
+	n := len(p)
+	var err error
+	if !aw.head && !aw.discard {
+		n, err = aw.write(p)
+	}
+	aw.sent += int64(n)
+	if err == nil {
+		err = cut
+	}
+	return n, err
+}
+
+func (aw *answerWriter) write(p []byte) (int, error) {
 	if aw.err != nil {
 		return 0, aw.err
 	}
@@ -99,32 +170,71 @@ func (aw *answerWriter) Write(p []byte) (int, error) {
 		return n, err
 	}
 	if aw.stream {
-		if aw.buf.Len()+len(p) > commitAt {
-			aw.commit(false)
+		if len(aw.buf)+len(p) > commitAt {
+			aw.commit(false, p)
 			if aw.err != nil {
 				return 0, aw.err
 			}
-			return aw.Write(p)
+			if aw.discard {
+				return len(p), nil
+			}
+			return aw.write(p)
 		}
-	} else if int64(aw.buf.Len()+len(p)) > aw.limit {
+	} else if int64(len(aw.buf)+len(p)) > aw.limit {
 		aw.tooLarge = true
 		return 0, errAnswerTooLarge
 	}
-	return aw.buf.Write(p)
+	aw.buf = append(aw.buf, p...)
+	return len(p), nil
 }
 
 // Flush writes what the answer holds so far and flushes the batch response,
 // for a top-level operation; inside a changeset it does nothing, as the
 // answer waits for the changeset to commit.
 func (aw *answerWriter) Flush() {
-	if !aw.stream || aw.err != nil {
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	if aw.done || !aw.stream || aw.err != nil {
 		return
 	}
 	if aw.status == 0 {
-		aw.WriteHeader(http.StatusOK)
+		aw.writeHeader(http.StatusOK)
 	}
-	aw.commit(false)
+	aw.commit(false, nil)
 	aw.r.flush()
+}
+
+// end marks the writer and the request body dead: next has returned.
+func (aw *answerWriter) end() {
+	aw.mu.Lock()
+	aw.done = true
+	aw.p = nil
+	aw.mu.Unlock()
+}
+
+// opBody is the request body next reads: the operation's part, until next
+// returns or closes it.
+type opBody answerWriter
+
+func (b *opBody) Read(s []byte) (int, error) {
+	aw := (*answerWriter)(b)
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	switch {
+	case aw.done:
+		return 0, errHandlerDone
+	case aw.bodyShut:
+		return 0, http.ErrBodyReadAfterClose
+	}
+	return aw.p.Read(s)
+}
+
+func (b *opBody) Close() error {
+	aw := (*answerWriter)(b)
+	aw.mu.Lock()
+	aw.bodyShut = true
+	aw.mu.Unlock()
+	return nil
 }
 
 // finalStatus is the answer's status once its operation has returned.
@@ -139,30 +249,182 @@ func (aw *answerWriter) finalStatus() int {
 // body. Only for answers whose header block is not written yet.
 func (aw *answerWriter) replace(status int, msg string) {
 	body := errorBody(status, msg)
-	aw.header = http.Header{
-		"Content-Type":   {"application/json; charset=utf-8"},
-		"Content-Length": {strconv.Itoa(len(body))},
-	}
 	aw.status = status
-	aw.buf.Reset()
-	aw.buf.Write(body)
+	aw.fields = append(aw.fields[:0:0],
+		batch.Field{Name: "Content-Type", Value: "application/json; charset=utf-8"})
+	aw.hasType, aw.encoded, aw.head = true, false, false
+	aw.declared = int64(len(body))
+	aw.sent = aw.declared
+	aw.buf = append(aw.buf[:0:0], body...)
 	aw.tooLarge = false
 }
 
+// snapshot takes the headers next set, cleaned as net/http cleans them on
+// a real connection: names that are not tokens dropped; CR and LF in values
+// (and the other control bytes, which the encoder refuses) turned into
+// spaces; leading and trailing space trimmed. Content-Length is taken as the
+// declared length (dropped if invalid, as net/http does); Transfer-Encoding,
+// trailers and Content-ID (the part's own header) are not passed on.
+func (aw *answerWriter) snapshot() {
+	aw.declared = -1
+	h := aw.header
+	fields := aw.fields[:0]
+	if len(h) > 0 {
+		keys := aw.r.keys[:0]
+		for k := range h {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		aw.r.keys = keys[:0]
+		for _, k := range keys {
+			ck := textproto.CanonicalMIMEHeaderKey(k)
+			switch {
+			case !validToken(k):
+				continue
+			case ck == "Content-Length":
+				if vs := h[k]; len(vs) > 0 {
+					if n, err := strconv.ParseInt(textproto.TrimString(vs[0]), 10, 64); err == nil && n >= 0 {
+						aw.declared = n
+					}
+				}
+				continue
+			case ck == "Transfer-Encoding", ck == "Trailer", ck == "Content-Id", strings.HasPrefix(k, http.TrailerPrefix):
+				continue
+			case ck == "Content-Type":
+				aw.hasType = true
+			case ck == "Content-Encoding":
+				aw.encoded = aw.encoded || len(h[k]) > 0
+			}
+			for _, v := range h[k] {
+				fields = append(fields, batch.Field{Name: k, Value: cleanValue(v)})
+			}
+		}
+	}
+	aw.fields = fields
+}
+
+// cleanValue turns CR, LF and other control bytes but HTAB into spaces and
+// trims spaces and tabs at both ends.
+func cleanValue(v string) string {
+	ok := true
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			ok = false
+			break
+		}
+	}
+	if !ok {
+		b := []byte(v)
+		for i, c := range b {
+			if (c < ' ' && c != '\t') || c == 0x7f {
+				b[i] = ' '
+			}
+		}
+		v = string(b)
+	}
+	return strings.Trim(v, " \t")
+}
+
+// validToken reports whether s is an RFC 9110 token, what a header name
+// must be.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTokenByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTokenByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// prepare decides, once the operation has returned and before anything of
+// its answer is written, everything that could make the answer unwritable:
+// a body shorter than the Content-Length next declared, or a header or body
+// line that the encoder would refuse as a delimiter of the batch or of
+// changeset (the changeset's boundary, "" at top level). Such an answer
+// becomes a 500 saying why. It reports false when the answer's header block
+// is out already and the body is short: the batch cannot go on whole.
+func (aw *answerWriter) prepare(changeset string) bool {
+	if aw.status == 0 {
+		aw.writeHeader(http.StatusOK)
+	}
+	if aw.tooLarge {
+		aw.replace(http.StatusInternalServerError, errAnswerTooLarge.Error())
+		return true
+	}
+	if aw.declared >= 0 && aw.sent < aw.declared && aw.bodyAllowed() && !aw.head {
+		if aw.committed {
+			return false
+		}
+		aw.replace(http.StatusInternalServerError, "batch: the operation's handler declared Content-Length "+
+			strconv.FormatInt(aw.declared, 10)+" and wrote "+strconv.FormatInt(aw.sent, 10)+" bytes")
+		return true
+	}
+	if aw.committed {
+		return true
+	}
+	for _, b := range [2]string{aw.r.enc.Boundary(), changeset} {
+		if b == "" {
+			continue
+		}
+		if line := delimiterIn(aw.fields, aw.buf, "--"+b); line != "" {
+			aw.replace(http.StatusInternalServerError, "batch: the operation's answer cannot be written: a line would be read as a delimiter: "+quote(line))
+			return true
+		}
+	}
+	return true
+}
+
+// delimiterIn returns the first header line or body line that starts with
+// dash (a delimiter, to a reader), or "".
+func delimiterIn(fields []batch.Field, body []byte, dash string) string {
+	for _, f := range fields {
+		if name := textproto.CanonicalMIMEHeaderKey(f.Name); strings.HasPrefix(name, dash) {
+			return name + ": " + f.Value
+		}
+	}
+	for off := 0; ; {
+		i := bytes.Index(body[off:], []byte(dash))
+		if i < 0 {
+			return ""
+		}
+		i += off
+		if i == 0 || body[i-1] == '\n' || body[i-1] == '\r' {
+			end := i + len(dash)
+			for end < len(body) && end < i+80 && body[end] != '\n' && body[end] != '\r' {
+				end++
+			}
+			return string(body[i:end])
+		}
+		off = i + 1
+	}
+}
+
 // commit writes the answer's part header and what it holds of the body.
-// final says the operation has returned, so the held body is all of it.
-func (aw *answerWriter) commit(final bool) {
+// final says the operation has returned, so the held body is all of it;
+// more is the write that makes it commit, for sniffing.
+func (aw *answerWriter) commit(final bool, more []byte) {
 	if aw.committed || aw.err != nil {
 		return
 	}
 	if aw.status == 0 {
-		aw.status = http.StatusOK
+		aw.writeHeader(http.StatusOK)
 	}
-	op := aw.operation(final)
+	op := aw.operation(final, more)
 	if verr := op.Validate(); verr != nil {
 		aw.replace(http.StatusInternalServerError, "batch: the operation's answer cannot be written: "+verr.Error())
 		aw.discard = !final
-		op = aw.operation(true)
+		op = aw.operation(true, nil)
 	}
 	aw.committed = true
 	w, err := aw.r.enc.CreateOperation(&op)
@@ -171,45 +433,51 @@ func (aw *answerWriter) commit(final bool) {
 		return
 	}
 	aw.body = w
-	if aw.buf.Len() > 0 {
-		if _, err := w.Write(aw.buf.Bytes()); err != nil {
+	if len(aw.buf) > 0 {
+		if _, err := w.Write(aw.buf); err != nil {
 			aw.err = err
 		}
 	}
-	aw.buf = bytes.Buffer{}
+	if aw.stream {
+		aw.r.spare = aw.buf[:0] // the next top-level answer's
+		aw.r.tfields = aw.fields[:0]
+	}
+	aw.buf, aw.fields = nil, nil
 }
 
 // operation builds the answer's embedded response: its status, the
-// Content-ID, and the headers sorted, without trailers. Like net/http, it
-// sniffs a missing Content-Type from the held body and, when final, sets
-// Content-Length to the held body's length.
-func (aw *answerWriter) operation(final bool) batch.Operation {
-	h := aw.header
-	if _, ok := h["Content-Type"]; !ok && aw.bodyAllowed() && aw.buf.Len() > 0 && h.Get("Content-Encoding") == "" {
-		h.Set("Content-Type", http.DetectContentType(aw.buf.Bytes()))
-	}
-	if final && aw.bodyAllowed() && !aw.head && h.Get("Content-Length") == "" && h.Get("Transfer-Encoding") == "" {
-		h.Set("Content-Length", strconv.Itoa(aw.buf.Len()))
-	}
+// Content-ID, and the headers next set. Like net/http, it sniffs a missing
+// Content-Type from the first 512 bytes of the body and, when final, sets a
+// missing Content-Length to the held body's length.
+func (aw *answerWriter) operation(final bool, more []byte) batch.Operation {
+	fs := aw.fields
 	if !aw.bodyAllowed() {
-		h.Del("Content-Length")
-	}
-	var clean http.Header
-	for k := range h {
-		if k == "Trailer" || strings.HasPrefix(k, http.TrailerPrefix) {
-			if clean == nil {
-				clean = h.Clone()
+		fs = slices.DeleteFunc(fs, func(f batch.Field) bool {
+			return textproto.CanonicalMIMEHeaderKey(f.Name) == "Content-Length"
+		})
+	} else {
+		if !aw.hasType && !aw.encoded && len(aw.buf)+len(more) > 0 {
+			sniff := aw.buf
+			if len(sniff) < sniffLen && len(more) > 0 {
+				sniff = append(aw.r.sniff[:0], sniff...)
+				sniff = append(sniff, more[:min(len(more), sniffLen-len(sniff))]...)
+				aw.r.sniff = sniff
 			}
-			delete(clean, k)
+			fs = append(fs, batch.Field{Name: "Content-Type", Value: http.DetectContentType(sniff)})
+			aw.hasType = true
+		}
+		switch {
+		case aw.declared >= 0:
+			fs = append(fs, batch.Field{Name: "Content-Length", Value: strconv.FormatInt(aw.declared, 10)})
+		case final && !aw.head:
+			fs = append(fs, batch.Field{Name: "Content-Length", Value: strconv.Itoa(len(aw.buf))})
 		}
 	}
-	if clean == nil {
-		clean = h
-	}
+	aw.fields = fs
 	return batch.Operation{
 		Message:    batch.Response,
 		StatusCode: aw.status,
 		ContentID:  aw.contentID,
-		Header:     sortedFields(clean, nil),
+		Header:     fs,
 	}
 }

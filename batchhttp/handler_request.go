@@ -1,0 +1,279 @@
+package batchhttp
+
+import (
+	"context"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/batchcodec/batch"
+)
+
+// This file builds the *http.Request that next sees for one operation,
+// after checking that net/http would have accepted the same bytes.
+
+// checkEmbedded returns why http.ReadRequest would refuse the embedded
+// request of p, or "": a method that is not a token; a header name with a
+// byte that is neither a token byte nor a space (textproto accepts, without
+// canonicalising, a name with a space); a value with a control byte other
+// than HTAB (a bare CR, a NUL); more than one Host; a Content-Length that
+// is empty, not a number, or given twice with different values. A
+// Transfer-Encoding is refused too, where net/http would accept "chunked":
+// in a batch the delimiter frames the body, and a second framing is how
+// requests are smuggled.
+func checkEmbedded(p *batch.Part) string {
+	if m := p.Method(); !validTokenBytes(m) {
+		return "method " + quote(string(m)) + " is not a token"
+	}
+	hosts := 0
+	var cl []byte
+	haveCL := false
+	for _, f := range p.Header() {
+		for _, c := range f.Name {
+			if !isTokenByte(c) && c != ' ' {
+				return "header name " + quote(string(f.Name)) + " is not a token"
+			}
+		}
+		for _, c := range f.Value {
+			if (c < ' ' && c != '\t') || c == 0x7f {
+				return "the value of header " + quote(string(f.Name)) + " holds a control byte"
+			}
+		}
+		switch {
+		case equalFoldBytes(f.Name, "Transfer-Encoding"):
+			return "Transfer-Encoding in an embedded request: its body is framed by the batch"
+		case equalFoldBytes(f.Name, "Host"):
+			if hosts++; hosts > 1 {
+				return "more than one Host header"
+			}
+		case equalFoldBytes(f.Name, "Content-Length"):
+			v := trimOWS(f.Value)
+			if haveCL && string(v) != string(cl) {
+				return "Content-Length headers disagree"
+			}
+			cl, haveCL = v, true
+		}
+	}
+	if haveCL {
+		if _, err := strconv.ParseUint(string(cl), 10, 63); err != nil {
+			return "Content-Length " + quote(string(cl)) + " is not a length"
+		}
+	}
+	return ""
+}
+
+func validTokenBytes(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !isTokenByte(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func equalFoldBytes(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// internMethod returns m as a string, without allocating for the common
+// methods.
+func internMethod(m []byte) string {
+	for _, s := range [...]string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut,
+		http.MethodDelete, http.MethodHead, http.MethodOptions, "MERGE"} {
+		if string(m) == s {
+			return s
+		}
+	}
+	return string(m)
+}
+
+func internProto(p []byte) string {
+	switch string(p) {
+	case "HTTP/1.1":
+		return "HTTP/1.1"
+	case "HTTP/1.0":
+		return "HTTP/1.0"
+	}
+	return string(p)
+}
+
+// plainPath reports whether target is a host-relative target that
+// url.Parse would take as it is: a path of bytes it does not escape, and a
+// query without control bytes, spaces or a fragment.
+func plainPath(t string) (path, query string, hasQuery, ok bool) {
+	if t == "" || t[0] != '/' || strings.HasPrefix(t, "//") {
+		return "", "", false, false
+	}
+	path, query, hasQuery = strings.Cut(t, "?")
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0:
+		default:
+			return "", "", false, false
+		}
+	}
+	for i := 0; i < len(query); i++ {
+		if c := query[i]; c <= ' ' || c == 0x7f || c == '#' || c >= 0x80 {
+			return "", "", false, false
+		}
+	}
+	return path, query, hasQuery, true
+}
+
+// template returns a request that carries ctx, for copying.
+func (rn *batchRun) template(ctx context.Context) *http.Request {
+	if rn.tmpl == nil || rn.tmplCtx != ctx {
+		rn.tmpl = (&http.Request{RemoteAddr: rn.outer.RemoteAddr, TLS: rn.outer.TLS}).WithContext(ctx)
+		rn.tmplCtx = ctx
+	}
+	return rn.tmpl
+}
+
+// request fills aw.req, the request next sees for operation i (see
+// Handler), or returns the status and message of the answer that refuses
+// it. It sets aw.contentID either way.
+func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answerWriter) (int, string) {
+	// One string holds the target, the Content-ID and every header name
+	// and value; the request's strings are slices of it.
+	hdr := p.Header()
+	id, _ := p.ContentID()
+	sb := append(rn.strs[:0], p.Target()...)
+	sb = append(sb, id...)
+	for _, f := range hdr {
+		sb = append(sb, f.Name...)
+		sb = append(sb, f.Value...)
+	}
+	rn.strs = sb
+	all := string(sb)
+	target, off := all[:len(p.Target())], len(p.Target())
+	aw.contentID, off = all[off:off+len(id)], off+len(id)
+
+	where := " in part " + strconv.Itoa(p.Index())
+	if problem := checkEmbedded(p); problem != "" {
+		return http.StatusBadRequest, "batch: the request" + where + " is malformed: " + problem + "; it did not run"
+	}
+
+	u := &aw.url
+	requestURI := target
+	if path, query, hasQuery, ok := plainPath(target); ok {
+		u.Path, u.RawQuery, u.ForceQuery = path, query, hasQuery && query == ""
+	} else {
+		resolved := target
+		if r, ok := ResolveContentID(target, rn.lookup); ok {
+			resolved = r
+		}
+		pu, err := ResolveTarget(rn.base, resolved)
+		if err != nil {
+			return http.StatusBadRequest, "batch: request target " + quote(resolved) + where + ": " + err.Error()
+		}
+		if pu.Scheme != "http" && pu.Scheme != "https" {
+			return http.StatusBadRequest, "batch: request target " + quote(target) + where + " is not an http or https URL"
+		}
+		if !rn.sameHost(pu) {
+			return http.StatusForbidden, "batch: request target " + quote(target) + where + " is on host " + quote(pu.Host) +
+				", but the batch was sent to " + quote(rn.base.Host) + ": operations cannot reach other hosts"
+		}
+		*u = url.URL{Path: pu.Path, RawPath: pu.RawPath, RawQuery: pu.RawQuery, ForceQuery: pu.ForceQuery}
+		requestURI = u.RequestURI()
+		if !strings.EqualFold(canonHost(pu.Host, pu.Scheme), canonHost(rn.base.Host, rn.base.Scheme)) {
+			aw.req.Host = pu.Host
+		}
+	}
+	if isBatchPath(u.Path) {
+		return http.StatusBadRequest, "batch: request target " + quote(target) + where + " is a batch: a batch cannot contain another batch"
+	}
+
+	// The header: embedded fields first, then the inherited ones it
+	// does not set; one backing array for the values.
+	n := rn.lens[i]
+	nv := len(hdr) + 1
+	for _, in := range rn.inherit {
+		nv += len(in.values)
+	}
+	vals := make([]string, nv)
+	h := make(http.Header, len(hdr)+len(rn.inherit)+1)
+	for _, f := range hdr {
+		name := all[off : off+len(f.Name)]
+		value := all[off+len(f.Name) : off+len(f.Name)+len(f.Value)]
+		off += len(f.Name) + len(f.Value)
+		key := textproto.CanonicalMIMEHeaderKey(name)
+		if key == "Host" || key == "Content-Length" {
+			continue
+		}
+		if vs, ok := h[key]; ok {
+			h[key] = append(vs, value)
+			continue
+		}
+		vals[0] = value
+		h[key], vals = vals[:1:1], vals[1:]
+	}
+	if isMultipart(h.Get("Content-Type")) {
+		return http.StatusBadRequest, "batch: request target " + quote(target) + where + " is a batch: a batch cannot contain another batch"
+	}
+	for _, in := range rn.inherit {
+		if _, ok := h[in.key]; !ok {
+			m := copy(vals, in.values)
+			h[in.key], vals = vals[:m:m], vals[m:]
+		}
+	}
+	if n > 0 || p.ContentLength() >= 0 {
+		vals[0] = strconv.FormatInt(n, 10)
+		h["Content-Length"] = vals[:1:1]
+	}
+
+	host := aw.req.Host
+	aw.req = *rn.template(ctx)
+	r := &aw.req
+	r.Method = internMethod(p.Method())
+	r.URL = u
+	r.Proto = internProto(p.Proto())
+	r.ProtoMajor, r.ProtoMinor, _ = http.ParseHTTPVersion(r.Proto)
+	if r.ProtoMajor == 0 {
+		r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	}
+	r.Header = h
+	r.ContentLength = n
+	r.Body = http.NoBody
+	if n > 0 {
+		aw.p = p
+		r.Body = (*opBody)(aw)
+	}
+	r.Host = rn.outer.Host
+	if host != "" {
+		r.Host = host
+	}
+	r.RequestURI = requestURI
+	return 0, ""
+}
