@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/batchcodec/batch"
 )
@@ -175,14 +176,19 @@ type ChangesetHook interface {
 //
 // # Memory
 //
-// A batch costs the spool (at most [SpoolMemory] bytes, then a file), one
-// decoder ([batch.BufferSize], 64 KiB by default) and header storage, an encoder,
-// 8 bytes per operation (its body length), one map entry per answer with
-// both Content-ID and Location, up to 4 KiB held for the running top-level
-// answer, and the answers of the open changeset. It does not grow with the
-// size of bodies or the number of top-level operations otherwise: a
-// 10,000-operation, 20 MiB batch with 20 MiB of answers runs with the heap
-// growing by a few MiB (TestHandlerLargeBatchMemory).
+// A batch costs the spool (at most [SpoolMemory] bytes, then a file), which
+// grows as bytes arrive, never by the declared Content-Length (a client
+// that declares 1 MiB and sends 3 bytes costs a few KiB); one decoder
+// ([batch.BufferSize], 64 KiB by default) and header storage, kept between
+// requests with the spool's buffer; an encoder; 8 bytes per operation (its
+// body length); one map entry per answer with both Content-ID and
+// Location; up to 4 KiB held for the running top-level answer, and the
+// answers of the open changeset. It does not grow with the size of bodies
+// or the number of top-level operations otherwise: a 10,000-operation, 20
+// MiB batch with 20 MiB of answers runs with the heap growing by a few MiB
+// (TestHandlerLargeBatchMemory). A server that faces the internet also
+// bounds how long a client may take to send a batch, with http.Server's
+// ReadHeaderTimeout and ReadTimeout (or IdleTimeout for idle connections).
 func Handler(next http.Handler, opts ...HandlerOption) http.Handler {
 	h := &handler{next: next, so: newHandlerConfig(opts)}
 	// An encoder on nothing checks the encoding options once, here, and
@@ -228,10 +234,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, h.tooLargeMsg())
 		return
 	}
-	var sp spool
-	defer sp.close()
+	st := getState()
+	defer putState(st)
+	sp := &st.sp
 	body := http.MaxBytesReader(w, r.Body, h.so.maxBytes)
-	if err := sp.fill(body, r.ContentLength, h.so.spoolMemory); err != nil {
+	if err := sp.fill(body, h.so.spoolMemory); err != nil {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
@@ -245,12 +252,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Pass 1: check the whole batch before anything runs.
-	d, err := batch.NewDecoderBoundary(sp.reader(), boundary, h.so.dec...)
-	if err != nil {
+	d := &st.dec
+	if err := d.Reset(sp.reader(), boundary, h.so.dec...); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	lens, status, msg := h.check(d, dialect)
+	lens, status, msg := h.check(d, dialect, st.lens[:0])
+	st.lens = lens[:0]
 	if status != 0 {
 		writeError(w, status, msg)
 		return
@@ -264,6 +272,35 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.run(w, r, d, dialect, lens)
 }
 
+// state is what one batch request needs besides its answers, kept for
+// reuse between requests: the decoder (with its read buffer), the body
+// lengths of pass 1 and the spool.
+type state struct {
+	dec  batch.Decoder
+	lens []int64
+	sp   spool
+}
+
+var states sync.Pool // of *state
+
+func getState() *state {
+	if st, ok := states.Get().(*state); ok {
+		return st
+	}
+	return new(state)
+}
+
+// putState closes the spool and keeps st for another request. Nothing of
+// st is reachable from an operation's handler once it has returned.
+func putState(st *state) {
+	st.sp.close()
+	st.sp = spool{}
+	if cap(st.lens) > 1<<16 {
+		st.lens = nil
+	}
+	states.Put(st)
+}
+
 func (h *handler) tooLargeMsg() string {
 	return "batch: the batch body is larger than " + strconv.FormatInt(h.so.maxBytes, 10) +
 		" bytes, the most this server reads; nothing ran"
@@ -272,7 +309,7 @@ func (h *handler) tooLargeMsg() string {
 // check is pass 1: it decodes the whole batch, skipping bodies, and returns
 // the body length of each operation in document order, or the status and
 // message of the answer that refuses the batch.
-func (h *handler) check(d *batch.Decoder, dialect batch.Dialect) (lens []int64, status int, msg string) {
+func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64) (_ []int64, status int, msg string) {
 	tooMany := func() (int, string) {
 		st := http.StatusRequestEntityTooLarge
 		if dialect == batch.UCWA {
