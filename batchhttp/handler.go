@@ -330,22 +330,24 @@ func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64) (
 			}
 			return nil, http.StatusBadRequest, err.Error()
 		}
-		where := " (part " + strconv.Itoa(p.Index()) + " at offset " + strconv.FormatInt(p.Offset(), 10) + "); nothing ran"
+		where := func() string {
+			return " (part " + strconv.Itoa(p.Index()) + " at offset " + strconv.FormatInt(p.Offset(), 10) + "); nothing ran"
+		}
 		switch p.Kind() {
 		case batch.KindChangesetStart:
 			if p.Depth() > 0 {
-				return nil, http.StatusBadRequest, "batch: a changeset inside a changeset" + where
+				return nil, http.StatusBadRequest, "batch: a changeset inside a changeset" + where()
 			}
 		case batch.KindOperation:
 			if p.Message() != batch.Request {
-				return nil, http.StatusBadRequest, "batch: an operation holds a response, not a request" + where
+				return nil, http.StatusBadRequest, "batch: an operation holds a response, not a request" + where()
 			}
 			// Its answer echoes the Content-ID: one the encoder would
 			// refuse is refused here, before anything runs.
 			if id, ok := p.ContentID(); ok && len(id) > 0 {
 				echo := batch.Operation{Message: batch.Response, StatusCode: http.StatusOK, ContentID: string(id)}
 				if err := echo.Validate(); err != nil {
-					return nil, http.StatusBadRequest, "batch: Content-ID " + quote(string(id)) + " cannot be echoed" + where + ": " + err.Error()
+					return nil, http.StatusBadRequest, "batch: Content-ID " + quote(string(id)) + " cannot be echoed" + where() + ": " + err.Error()
 				}
 			}
 			if len(lens) >= h.so.maxOps {
@@ -360,7 +362,7 @@ func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64) (
 		case batch.KindOther:
 			ct := string(p.PartHeader().Get("Content-Type"))
 			return nil, http.StatusBadRequest, "batch: a part with Content-Type " + quote(ct) +
-				" is neither an operation (application/http) nor a changeset (multipart/mixed)" + where
+				" is neither an operation (application/http) nor a changeset (multipart/mixed)" + where()
 		}
 	}
 }

@@ -152,6 +152,11 @@ func plainPath(t string) (path, query string, hasQuery, ok bool) {
 	return path, query, hasQuery, true
 }
 
+// inPart says where an operation is, for a refusal's message.
+type inPart int
+
+func (i inPart) String() string { return " in part " + strconv.Itoa(int(i)) }
+
 // template returns a request that carries ctx, for copying.
 func (rn *batchRun) template(ctx context.Context) *http.Request {
 	if rn.tmpl == nil || rn.tmplCtx != ctx {
@@ -175,14 +180,20 @@ func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answe
 		sb = append(sb, f.Name...)
 		sb = append(sb, f.Value...)
 	}
+	n := rn.lens[i]
+	clStart := len(sb)
+	if n > 0 || p.ContentLength() >= 0 {
+		sb = strconv.AppendInt(sb, n, 10)
+	}
 	rn.strs = sb
 	all := string(sb)
+	contentLength := all[clStart:]
 	target, off := all[:len(p.Target())], len(p.Target())
 	aw.contentID, off = all[off:off+len(id)], off+len(id)
 
-	where := " in part " + strconv.Itoa(p.Index())
+	where := inPart(p.Index())
 	if problem := checkEmbedded(p); problem != "" {
-		return http.StatusBadRequest, "batch: the request" + where + " is malformed: " + problem + "; it did not run"
+		return http.StatusBadRequest, "batch: the request" + where.String() + " is malformed: " + problem + "; it did not run"
 	}
 
 	u := &aw.url
@@ -196,13 +207,13 @@ func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answe
 		}
 		pu, err := ResolveTarget(rn.base, resolved)
 		if err != nil {
-			return http.StatusBadRequest, "batch: request target " + quote(resolved) + where + ": " + err.Error()
+			return http.StatusBadRequest, "batch: request target " + quote(resolved) + where.String() + ": " + err.Error()
 		}
 		if pu.Scheme != "http" && pu.Scheme != "https" {
-			return http.StatusBadRequest, "batch: request target " + quote(target) + where + " is not an http or https URL"
+			return http.StatusBadRequest, "batch: request target " + quote(target) + where.String() + " is not an http or https URL"
 		}
 		if !rn.sameHost(pu) {
-			return http.StatusForbidden, "batch: request target " + quote(target) + where + " is on host " + quote(pu.Host) +
+			return http.StatusForbidden, "batch: request target " + quote(target) + where.String() + " is on host " + quote(pu.Host) +
 				", but the batch was sent to " + quote(rn.base.Host) + ": operations cannot reach other hosts"
 		}
 		*u = url.URL{Path: pu.Path, RawPath: pu.RawPath, RawQuery: pu.RawQuery, ForceQuery: pu.ForceQuery}
@@ -212,12 +223,11 @@ func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answe
 		}
 	}
 	if isBatchPath(u.Path) {
-		return http.StatusBadRequest, "batch: request target " + quote(target) + where + " is a batch: a batch cannot contain another batch"
+		return http.StatusBadRequest, "batch: request target " + quote(target) + where.String() + " is a batch: a batch cannot contain another batch"
 	}
 
 	// The header: embedded fields first, then the inherited ones it
 	// does not set; one backing array for the values.
-	n := rn.lens[i]
 	nv := len(hdr) + 1
 	for _, in := range rn.inherit {
 		nv += len(in.values)
@@ -240,7 +250,7 @@ func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answe
 		h[key], vals = vals[:1:1], vals[1:]
 	}
 	if isMultipart(h.Get("Content-Type")) {
-		return http.StatusBadRequest, "batch: request target " + quote(target) + where + " is a batch: a batch cannot contain another batch"
+		return http.StatusBadRequest, "batch: request target " + quote(target) + where.String() + " is a batch: a batch cannot contain another batch"
 	}
 	for _, in := range rn.inherit {
 		if _, ok := h[in.key]; !ok {
@@ -248,8 +258,8 @@ func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answe
 			h[in.key], vals = vals[:m:m], vals[m:]
 		}
 	}
-	if n > 0 || p.ContentLength() >= 0 {
-		vals[0] = strconv.FormatInt(n, 10)
+	if contentLength != "" {
+		vals[0] = contentLength
 		h["Content-Length"] = vals[:1:1]
 	}
 

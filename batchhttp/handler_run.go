@@ -21,8 +21,9 @@ type batchRun struct {
 	outer   *http.Request
 	base    *url.URL
 	enc     *batch.Encoder
-	framed  bool // changeset answers keep their framing
-	coe     bool // continue on error
+	dash    []byte // "--" and the answer's boundary
+	framed  bool   // changeset answers keep their framing
+	coe     bool   // continue on error
 	inherit []inherited
 	lens    []int64 // body length of each operation, from pass 1
 	nop     int     // operations met so far
@@ -30,6 +31,10 @@ type batchRun struct {
 	failed  bool // an operation or changeset failed
 	aborted bool // the response cannot go on: end it without its close delimiter
 	cs      *changeset
+	csv     changeset // what cs points to
+
+	csBoundary string // of changeset answers, when framed
+	csDash     []byte
 
 	// Scratch space reused from one operation to the next.
 	tmpl    *http.Request // carries the context operations run with
@@ -39,6 +44,8 @@ type batchRun struct {
 	keys    []string
 	sniff   []byte
 	strs    []byte
+	arena   []batch.Field   // the headers of the open changeset's answers
+	answers []*answerWriter // the open changeset's, for reuse
 }
 
 // inherited is a header of the batch request that operations inherit.
@@ -51,6 +58,7 @@ type inherited struct {
 type changeset struct {
 	ctx      context.Context
 	boundary string // of its answer, when framed
+	dash     []byte // "--" and boundary
 	firstID  string // the Content-ID of its first operation
 	begun    bool   // the hook's Begin was called (or there is no hook)
 	answers  []*answerWriter
@@ -102,6 +110,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 		outer:   r,
 		base:    base,
 		enc:     enc,
+		dash:    []byte("--" + enc.Boundary()),
 		framed:  dialect == batch.ODataV4,
 		coe:     coe,
 		inherit: inheritable(r.Header),
@@ -161,10 +170,14 @@ func (rn *batchRun) loop(d *batch.Decoder) {
 		}
 		switch p.Kind() {
 		case batch.KindChangesetStart:
-			rn.cs = &changeset{ctx: ctx}
-			if rn.framed {
-				rn.cs.boundary = batch.NewBoundary("changesetresponse_")
+			// One changeset boundary serves every changeset of the
+			// response, as they follow each other.
+			if rn.framed && rn.csBoundary == "" {
+				rn.csBoundary = batch.NewBoundary("changesetresponse_")
+				rn.csDash = []byte("--" + rn.csBoundary)
 			}
+			rn.csv = changeset{ctx: ctx, boundary: rn.csBoundary, dash: rn.csDash, answers: rn.answers}
+			rn.cs, rn.answers = &rn.csv, nil
 		case batch.KindChangesetEnd:
 			rn.endChangeset()
 		case batch.KindOperation:
@@ -196,9 +209,9 @@ func contentID(p *batch.Part) string {
 // Content-ID: streaming at top level, else held up to limit bytes.
 func (rn *batchRun) newAnswerWriter(contentID string, stream bool, limit int64) *answerWriter {
 	aw := &answerWriter{r: rn, contentID: contentID, stream: stream, limit: limit, declared: -1}
+	aw.fields, rn.tfields = rn.tfields[:0], nil
 	if stream {
-		aw.buf, aw.fields = rn.spare[:0], rn.tfields[:0]
-		rn.spare, rn.tfields = nil, nil
+		aw.buf, rn.spare = rn.spare[:0], nil
 	}
 	return aw
 }
@@ -213,7 +226,7 @@ func (rn *batchRun) topOp(p *batch.Part) {
 		rn.aborted = true // part of the answer is out: do not pretend it is whole
 		return
 	}
-	if !aw.prepare("") {
+	if !aw.prepare(nil) {
 		rn.aborted = true // a short body is out: as net/http, cut the connection
 		return
 	}
@@ -257,7 +270,7 @@ func (rn *batchRun) changesetOp(p *batch.Part) {
 	aw := rn.newAnswerWriter("", false, rn.h.so.maxBytes-cs.used)
 	rn.serve(cs.ctx, p, i, aw)
 	// Decide now whether the answer can be written, before Commit.
-	aw.prepare(cs.boundary)
+	aw.prepare(cs.dash)
 	cs.used += int64(len(aw.buf))
 	if aw.finalStatus() >= 400 {
 		cs.fail = aw
@@ -267,6 +280,11 @@ func (rn *batchRun) changesetOp(p *batch.Part) {
 		rn.forget(cs)
 		return
 	}
+	// Its header moves to the run's arena; the scratch goes back.
+	aw.operation(true, nil)
+	start := len(rn.arena)
+	rn.arena = append(rn.arena, aw.fields...)
+	rn.tfields, aw.fields = aw.fields[:0], rn.arena[start:len(rn.arena):len(rn.arena)]
 	if id := rn.record(aw); id != "" {
 		cs.ids = append(cs.ids, id)
 	}
@@ -280,6 +298,10 @@ func (rn *batchRun) changesetOp(p *batch.Part) {
 func (rn *batchRun) endChangeset() {
 	cs := rn.cs
 	rn.cs = nil
+	defer func() {
+		clear(cs.answers)
+		rn.answers, rn.arena = cs.answers[:0], rn.arena[:0]
+	}()
 	if hook := rn.h.so.hook; hook != nil && cs.fail == nil && cs.begun {
 		if err := hookCall(hook.Commit, cs.ctx); err != nil {
 			cs.fail = rn.failure(cs.firstID, http.StatusInternalServerError, "batch: committing the changeset: "+err.Error())

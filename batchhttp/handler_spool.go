@@ -124,7 +124,7 @@ func (s *spool) toFile() error {
 
 // release gives the memory buffer back for reuse.
 func (s *spool) release() {
-	if s.mem != nil && (s.pooled || cap(s.mem) > spoolFirst) && cap(s.mem) <= spoolPooled {
+	if s.mem != nil && (s.pooled || cap(s.mem) >= spoolFirst) && cap(s.mem) <= spoolPooled {
 		b := s.mem[:0]
 		spoolBufs.Put(&b)
 	}

@@ -69,6 +69,7 @@ type answerWriter struct {
 
 	buf       []byte // held body
 	stream    bool
+	built     bool      // fields is the answer's whole header
 	committed bool      // the part header has been written
 	body      io.Writer // the part's body writer, once committed
 	err       error     // sticky: the encoder or the client failed
@@ -252,7 +253,7 @@ func (aw *answerWriter) replace(status int, msg string) {
 	aw.status = status
 	aw.fields = append(aw.fields[:0:0],
 		batch.Field{Name: "Content-Type", Value: "application/json; charset=utf-8"})
-	aw.hasType, aw.encoded, aw.head = true, false, false
+	aw.hasType, aw.encoded, aw.head, aw.built = true, false, false, false
 	aw.declared = int64(len(body))
 	aw.sent = aw.declared
 	aw.buf = append(aw.buf[:0:0], body...)
@@ -351,10 +352,11 @@ func isTokenByte(c byte) bool {
 // its answer is written, everything that could make the answer unwritable:
 // a body shorter than the Content-Length next declared, or a header or body
 // line that the encoder would refuse as a delimiter of the batch or of
-// changeset (the changeset's boundary, "" at top level). Such an answer
+// changeset (the dash-boundaries: "--" and the boundary; none for the
+// changeset at top level). Such an answer
 // becomes a 500 saying why. It reports false when the answer's header block
 // is out already and the body is short: the batch cannot go on whole.
-func (aw *answerWriter) prepare(changeset string) bool {
+func (aw *answerWriter) prepare(changeset []byte) bool {
 	if aw.status == 0 {
 		aw.writeHeader(http.StatusOK)
 	}
@@ -373,11 +375,11 @@ func (aw *answerWriter) prepare(changeset string) bool {
 	if aw.committed {
 		return true
 	}
-	for _, b := range [2]string{aw.r.enc.Boundary(), changeset} {
-		if b == "" {
+	for _, dash := range [2][]byte{aw.r.dash, changeset} {
+		if len(dash) == 0 {
 			continue
 		}
-		if line := delimiterIn(aw.fields, aw.buf, "--"+b); line != "" {
+		if line := delimiterIn(aw.fields, aw.buf, dash); line != "" {
 			aw.replace(http.StatusInternalServerError, "batch: the operation's answer cannot be written: a line would be read as a delimiter: "+quote(line))
 			return true
 		}
@@ -387,14 +389,14 @@ func (aw *answerWriter) prepare(changeset string) bool {
 
 // delimiterIn returns the first header line or body line that starts with
 // dash (a delimiter, to a reader), or "".
-func delimiterIn(fields []batch.Field, body []byte, dash string) string {
+func delimiterIn(fields []batch.Field, body []byte, dash []byte) string {
 	for _, f := range fields {
-		if name := textproto.CanonicalMIMEHeaderKey(f.Name); strings.HasPrefix(name, dash) {
+		if name := textproto.CanonicalMIMEHeaderKey(f.Name); strings.HasPrefix(name, string(dash)) {
 			return name + ": " + f.Value
 		}
 	}
 	for off := 0; ; {
-		i := bytes.Index(body[off:], []byte(dash))
+		i := bytes.Index(body[off:], dash)
 		if i < 0 {
 			return ""
 		}
@@ -420,12 +422,10 @@ func (aw *answerWriter) commit(final bool, more []byte) {
 	if aw.status == 0 {
 		aw.writeHeader(http.StatusOK)
 	}
-	op := aw.operation(final, more)
-	if verr := op.Validate(); verr != nil {
-		aw.replace(http.StatusInternalServerError, "batch: the operation's answer cannot be written: "+verr.Error())
-		aw.discard = !final
-		op = aw.operation(true, nil)
-	}
+	// No need to validate op: its header was cleaned when taken, its
+	// status checked by WriteHeader, its Content-ID in pass 1.
+	aw.operation(final, more)
+	op := batch.Operation{Message: batch.Response, StatusCode: aw.status, ContentID: aw.contentID, Header: aw.fields}
 	aw.committed = true
 	w, err := aw.r.enc.CreateOperation(&op)
 	if err != nil {
@@ -441,15 +441,19 @@ func (aw *answerWriter) commit(final bool, more []byte) {
 	if aw.stream {
 		aw.r.spare = aw.buf[:0] // the next top-level answer's
 		aw.r.tfields = aw.fields[:0]
+		aw.buf, aw.fields = nil, nil
 	}
-	aw.buf, aw.fields = nil, nil
 }
 
-// operation builds the answer's embedded response: its status, the
-// Content-ID, and the headers next set. Like net/http, it sniffs a missing
-// Content-Type from the first 512 bytes of the body and, when final, sets a
-// missing Content-Length to the held body's length.
-func (aw *answerWriter) operation(final bool, more []byte) batch.Operation {
+// operation completes the answer's header, once: the headers next set
+// and, like net/http, a missing Content-Type sniffed from the first 512
+// bytes of the body and, when final, a missing Content-Length set to the
+// held body's length.
+func (aw *answerWriter) operation(final bool, more []byte) {
+	if aw.built {
+		return
+	}
+	aw.built = true
 	fs := aw.fields
 	if !aw.bodyAllowed() {
 		fs = slices.DeleteFunc(fs, func(f batch.Field) bool {
@@ -474,10 +478,4 @@ func (aw *answerWriter) operation(final bool, more []byte) batch.Operation {
 		}
 	}
 	aw.fields = fs
-	return batch.Operation{
-		Message:    batch.Response,
-		StatusCode: aw.status,
-		ContentID:  aw.contentID,
-		Header:     fs,
-	}
 }
