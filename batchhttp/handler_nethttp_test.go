@@ -92,10 +92,9 @@ func TestHandlerLateWriteAndRead(t *testing.T) {
 	// another operation. Run with -race.
 	var wg sync.WaitGroup
 	type late struct {
-		n, m   int
-		werr   error
-		rerr   error
-		header http.Header
+		n, m int
+		werr error
+		rerr error
 	}
 	var mu sync.Mutex
 	var lates []late

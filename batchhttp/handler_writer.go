@@ -230,6 +230,34 @@ func (b *opBody) Read(s []byte) (int, error) {
 	return aw.p.Read(s)
 }
 
+// copyBufs holds the buffers of opBody.WriteTo.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// WriteTo copies the body to w with a pooled buffer, so that io.Copy does
+// not allocate one per operation. The lock is held while reading a chunk
+// only: w may be the operation's own answer.
+func (b *opBody) WriteTo(w io.Writer) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	var total int64
+	for {
+		n, rerr := b.Read(*bp)
+		if n > 0 {
+			m, werr := w.Write((*bp)[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
 func (b *opBody) Close() error {
 	aw := (*answerWriter)(b)
 	aw.mu.Lock()
@@ -278,10 +306,14 @@ func (aw *answerWriter) snapshot() {
 		slices.Sort(keys)
 		aw.r.keys = keys[:0]
 		for _, k := range keys {
-			ck := textproto.CanonicalMIMEHeaderKey(k)
-			switch {
-			case !validToken(k):
+			if !validToken(k) {
 				continue
+			}
+			ck := k
+			if len(k) >= 7 && (k[0]|0x20 == 'c' || k[0]|0x20 == 't') {
+				ck = textproto.CanonicalMIMEHeaderKey(k) // names looked at below
+			}
+			switch {
 			case ck == "Content-Length":
 				if vs := h[k]; len(vs) > 0 {
 					if n, err := strconv.ParseInt(textproto.TrimString(vs[0]), 10, 64); err == nil && n >= 0 {
@@ -391,6 +423,9 @@ func (aw *answerWriter) prepare(changeset []byte) bool {
 // dash (a delimiter, to a reader), or "".
 func delimiterIn(fields []batch.Field, body []byte, dash []byte) string {
 	for _, f := range fields {
+		if !strings.HasPrefix(f.Name, "--") {
+			continue // canonicalising leaves dashes alone
+		}
 		if name := textproto.CanonicalMIMEHeaderKey(f.Name); strings.HasPrefix(name, string(dash)) {
 			return name + ": " + f.Value
 		}
