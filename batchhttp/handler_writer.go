@@ -77,7 +77,6 @@ type answerWriter struct {
 	limit    int64 // held answers: bytes allowed
 	tooLarge bool
 	panicked bool
-	discard  bool // the answer was replaced while its operation ran
 }
 
 var (
@@ -149,7 +148,7 @@ func (aw *answerWriter) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	var err error
-	if !aw.head && !aw.discard {
+	if !aw.head {
 		n, err = aw.write(p)
 	}
 	aw.sent += int64(n)
@@ -175,9 +174,6 @@ func (aw *answerWriter) write(p []byte) (int, error) {
 			aw.commit(false, p)
 			if aw.err != nil {
 				return 0, aw.err
-			}
-			if aw.discard {
-				return len(p), nil
 			}
 			return aw.write(p)
 		}
