@@ -32,7 +32,6 @@ var spoolBufs sync.Pool // of *[]byte
 // leaves nothing behind), else when the spool is closed.
 type spool struct {
 	mem     []byte
-	pooled  bool // mem came from spoolBufs
 	f       *os.File
 	name    string // file still to remove on close
 	n       int64
@@ -90,10 +89,11 @@ func (s *spool) grow(memMax int64) {
 					b = b[:len(b):memMax]
 				}
 				s.release()
-				s.mem, s.pooled = b, true
+				s.mem = b
 				return
 			}
-			spoolBufs.Put(v)
+			// Too small: dropped, so that the pool keeps the sizes
+			// batches need.
 		}
 	}
 	b := make([]byte, len(s.mem), want)
@@ -122,13 +122,14 @@ func (s *spool) toFile() error {
 	return nil
 }
 
-// release gives the memory buffer back for reuse.
+// release gives the memory buffer back for reuse, unless it is the small
+// first one, which every batch allocates: the pool keeps the larger sizes.
 func (s *spool) release() {
-	if s.mem != nil && (s.pooled || cap(s.mem) >= spoolFirst) && cap(s.mem) <= spoolPooled {
+	if s.mem != nil && cap(s.mem) > spoolFirst && cap(s.mem) <= spoolPooled {
 		b := s.mem[:0]
 		spoolBufs.Put(&b)
 	}
-	s.mem, s.pooled = nil, false
+	s.mem = nil
 }
 
 // reader returns a new reader over the whole body.
