@@ -47,7 +47,7 @@ type ChangesetHook interface {
 //
 //	mux := http.NewServeMux()
 //	mux.Handle("/odata/", app)
-//	mux.Handle("POST /odata/$batch", batch.Handler(mux))
+//	mux.Handle("POST /odata/$batch", batchhttp.Handler(mux))
 //
 // # Requests
 //
