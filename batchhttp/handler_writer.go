@@ -46,37 +46,38 @@ var (
 // next left behind cannot touch another operation's answer or body. mu
 // makes that check and the call it guards one step.
 type answerWriter struct {
-	mu   sync.Mutex
-	done bool
+	mu sync.Mutex
 
 	r         *batchRun
 	req       http.Request // the request next sees, allocated with the writer
 	url       url.URL      // its URL
 	p         *batch.Part  // the request body, until done
-	bodyShut  bool         // the body was closed
 	header    http.Header
 	status    int // 0 until WriteHeader or the first Write
-	head      bool
 	contentID string
 
 	// What next set, taken when the status was set, as net/http does:
 	// later changes to the header map have no effect.
 	fields   []batch.Field
 	declared int64 // Content-Length next set, -1 if none
-	hasType  bool  // next set Content-Type (perhaps empty)
-	encoded  bool  // next set Content-Encoding
 	sent     int64 // body bytes taken
 
-	buf       []byte // held body
-	stream    bool
-	built     bool      // fields is the answer's whole header
-	committed bool      // the part header has been written
-	body      io.Writer // the part's body writer, once committed
-	err       error     // sticky: the encoder or the client failed
+	buf   []byte    // held body
+	body  io.Writer // the part's body writer, once committed
+	err   error     // sticky: the encoder or the client failed
+	limit int64     // held answers: bytes allowed
 
-	limit    int64 // held answers: bytes allowed
-	tooLarge bool
-	panicked bool
+	// The flags, together so that they pack.
+	done      bool // next has returned
+	bodyShut  bool // the body was closed
+	head      bool // a HEAD request: no body
+	hasType   bool // next set Content-Type (perhaps empty)
+	encoded   bool // next set Content-Encoding
+	stream    bool // a top-level answer, streamed
+	built     bool // fields is the answer's whole header
+	committed bool // the part header has been written
+	tooLarge  bool
+	panicked  bool
 }
 
 var (
