@@ -253,6 +253,14 @@ func TestHandlerDecidesBeforeCommit(t *testing.T) {
 		return []HandlerOption{Changesets(h), Encoding(batch.WithBoundary("Resp"))}
 	}
 	t.Run("cleaned", func(t *testing.T) {
+		plain := httptest.NewServer(next)
+		defer plain.Close()
+		resp, err := plain.Client().Post(plain.URL+"/people", "text/plain", strings.NewReader("a"))
+		require.NoError(t, err)
+		resp.Body.Close()
+		want := itoa(resp.StatusCode) + " X-Display-Name=" + resp.Header.Get("X-Display-Name")
+		require.Equal(t, "201 X-Display-Name=Alice", want, "behind net/http")
+
 		h := &recordingHook{}
 		rec := serveBatch(t, next, cs("/people"), nil, opts(h)...)
 		got := decodeAnswers(t, rec)
