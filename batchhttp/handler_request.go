@@ -239,8 +239,13 @@ func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answe
 		value := all[off+len(f.Name) : off+len(f.Name)+len(f.Value)]
 		off += len(f.Name) + len(f.Value)
 		key := textproto.CanonicalMIMEHeaderKey(name)
-		if key == "Host" || key == "Content-Length" {
+		switch key {
+		case "Host", "Content-Length":
 			continue
+		case "Content-Type":
+			if isMultipart(value) {
+				return http.StatusBadRequest, "batch: request target " + quote(target) + where.String() + " is a batch: a batch cannot contain another batch"
+			}
 		}
 		if vs, ok := h[key]; ok {
 			h[key] = append(vs, value)
@@ -248,9 +253,6 @@ func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answe
 		}
 		vals[0] = value
 		h[key], vals = vals[:1:1], vals[1:]
-	}
-	if isMultipart(h.Get("Content-Type")) {
-		return http.StatusBadRequest, "batch: request target " + quote(target) + where.String() + " is a batch: a batch cannot contain another batch"
 	}
 	for _, in := range rn.inherit {
 		if _, ok := h[in.key]; !ok {
