@@ -85,12 +85,14 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 	hdr.Set("Content-Type", enc.ContentType())
 	status := http.StatusOK
 	if dialect != batch.UCWA {
-		if v := strings.TrimSpace(r.Header.Get("OData-Version")); v != "" || r.Header.Get("OData-MaxVersion") != "" {
+		// Looked up by their canonical spelling: Get("OData-Version")
+		// would canonicalise, and allocate, every time.
+		if v := strings.TrimSpace(headerValue(r.Header, "Odata-Version")); v != "" || headerValue(r.Header, "Odata-Maxversion") != "" {
 			if v != "4.01" {
 				v = "4.0"
 			}
 			hdr["OData-Version"] = []string{v} // spelled as OData writes it
-		} else if r.Header.Get("DataServiceVersion") != "" || r.Header.Get("MaxDataServiceVersion") != "" {
+		} else if headerValue(r.Header, "Dataserviceversion") != "" || headerValue(r.Header, "Maxdataserviceversion") != "" {
 			hdr["DataServiceVersion"] = []string{"1.0"}
 		}
 		if h.so.v2 || odataV2(r.Header) {
@@ -125,11 +127,11 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 // V1): DataServiceVersion or MaxDataServiceVersion 1.0 to 2.0, and no
 // OData-Version, which only V4 clients send.
 func odataV2(h http.Header) bool {
-	if h.Get("OData-Version") != "" || h.Get("OData-MaxVersion") != "" {
+	if headerValue(h, "Odata-Version") != "" || headerValue(h, "Odata-Maxversion") != "" {
 		return false
 	}
-	for _, name := range [2]string{"DataServiceVersion", "MaxDataServiceVersion"} {
-		v := h.Get(name)
+	for _, name := range [2]string{"Dataserviceversion", "Maxdataserviceversion"} {
+		v := headerValue(h, name)
 		if v == "" {
 			continue
 		}
@@ -141,6 +143,14 @@ func odataV2(h http.Header) bool {
 		}
 	}
 	return false
+}
+
+// headerValue is h.Get(key) for a key in canonical form.
+func headerValue(h http.Header, key string) string {
+	if vs := h[key]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
 }
 
 func (rn *batchRun) flush() { _ = rn.rc.Flush() }

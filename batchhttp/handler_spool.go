@@ -23,8 +23,9 @@ const (
 	spoolPooled = 1 << 20
 )
 
-// spoolBufs holds spool buffers between batches.
-var spoolBufs sync.Pool // of *[]byte
+// spoolBufs holds spool buffers between batches; firstBufs the first,
+// small ones.
+var spoolBufs, firstBufs sync.Pool // of *[]byte
 
 // spool holds a request body so that [Handler] can decode it twice: in
 // memory up to a threshold, then in a temporary file. The file is unlinked
@@ -96,6 +97,12 @@ func (s *spool) grow(memMax int64) {
 			// batches need.
 		}
 	}
+	if len(s.mem) == 0 && want == spoolFirst {
+		if v, ok := firstBufs.Get().(*[]byte); ok {
+			s.mem = (*v)[:0]
+			return
+		}
+	}
 	b := make([]byte, len(s.mem), want)
 	copy(b, s.mem)
 	s.release()
@@ -122,11 +129,13 @@ func (s *spool) toFile() error {
 	return nil
 }
 
-// release gives the memory buffer back for reuse, unless it is the small
-// first one, which every batch allocates: the pool keeps the larger sizes.
+// release gives the memory buffer back for reuse: the small first ones to
+// firstBufs, larger ones to spoolBufs.
 func (s *spool) release() {
-	if s.mem != nil && cap(s.mem) > spoolFirst && cap(s.mem) <= spoolPooled {
-		b := s.mem[:0]
+	switch b := s.mem[:0]; {
+	case cap(b) == spoolFirst:
+		firstBufs.Put(&b)
+	case cap(b) > spoolFirst && cap(b) <= spoolPooled:
 		spoolBufs.Put(&b)
 	}
 	s.mem = nil
