@@ -269,7 +269,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	h.run(w, r, d, dialect, lens)
+	h.run(w, r, d, dialect, lens, &st.run)
 }
 
 // state is what one batch request needs besides its answers, kept for
@@ -279,6 +279,7 @@ type state struct {
 	dec  batch.Decoder
 	lens []int64
 	sp   spool
+	run  batchRun // its scratch space
 }
 
 var states sync.Pool // of *state
@@ -297,6 +298,17 @@ func putState(st *state) {
 	st.sp = spool{}
 	if cap(st.lens) > 1<<16 {
 		st.lens = nil
+	}
+	// Keep the run's scratch space, not what it points to.
+	rn := &st.run
+	clear(rn.tfields[:cap(rn.tfields)])
+	clear(rn.arena[:cap(rn.arena)])
+	clear(rn.answers[:cap(rn.answers)])
+	clear(rn.keys[:cap(rn.keys)])
+	*rn = batchRun{spare: rn.spare[:0], tfields: rn.tfields[:0], keys: rn.keys[:0], sniff: rn.sniff[:0],
+		strs: rn.strs[:0], arena: rn.arena[:0], answers: rn.answers[:0], dash: rn.dash[:0]}
+	if cap(rn.spare) > commitAt || cap(rn.strs) > 64<<10 || cap(rn.arena) > 1<<12 {
+		st.run = batchRun{}
 	}
 	states.Put(st)
 }

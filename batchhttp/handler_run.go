@@ -68,7 +68,7 @@ type changeset struct {
 }
 
 // run writes the outer response's header and runs the batch decoded by d.
-func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, dialect batch.Dialect, lens []int64) {
+func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, dialect batch.Dialect, lens []int64, rn *batchRun) {
 	// The default boundary first, so that one in the options wins; the
 	// request's dialect last, as a UCWA batch is answered in UCWA.
 	opts := make([]batch.EncodeOption, 0, len(h.so.enc)+2)
@@ -106,13 +106,22 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 	if r.TLS != nil {
 		base.Scheme = "https"
 	}
-	rn := &batchRun{
+	// rn is reused from an earlier batch: its scratch space stays.
+	*rn = batchRun{
+		spare:   rn.spare[:0],
+		tfields: rn.tfields[:0],
+		keys:    rn.keys[:0],
+		sniff:   rn.sniff[:0],
+		strs:    rn.strs[:0],
+		arena:   rn.arena[:0],
+		answers: rn.answers[:0],
+		dash:    append(append(rn.dash[:0], "--"...), enc.Boundary()...),
+
 		h:       h,
 		rc:      http.NewResponseController(w),
 		outer:   r,
 		base:    base,
 		enc:     enc,
-		dash:    []byte("--" + enc.Boundary()),
 		framed:  dialect == batch.ODataV4,
 		coe:     coe,
 		inherit: inheritable(r.Header),
