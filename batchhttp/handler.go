@@ -15,8 +15,9 @@ import (
 
 // This file is the server side: Handler, its options, and the first of its
 // two passes over a batch (read, spool, validate). handler_run.go runs the
-// operations; handler_writer.go is the ResponseWriter each operation sees;
-// handler_spool.go holds the request body.
+// operations; handler_request.go builds the request each operation's
+// handler sees, handler_writer.go the ResponseWriter; handler_spool.go holds
+// the batch's body.
 
 // ChangesetHook lets an application make a changeset atomic, typically with
 // a database transaction. [Handler] calls Begin before the first operation

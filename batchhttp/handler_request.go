@@ -2,17 +2,21 @@ package batchhttp
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/batchcodec/batch"
 )
 
 // This file builds the *http.Request that next sees for one operation,
-// after checking that net/http would have accepted the same bytes.
+// after checking that net/http would have accepted the same bytes, and
+// its body.
 
 // checkEmbedded returns why http.ReadRequest would refuse the embedded
 // request of p, or "": a method that is not a token; a header name with a
@@ -288,4 +292,125 @@ func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answe
 	}
 	r.RequestURI = requestURI
 	return 0, ""
+}
+
+// opBody is the request body next reads: the operation's part, until next
+// returns or closes it.
+type opBody answerWriter
+
+func (b *opBody) Read(s []byte) (int, error) {
+	aw := (*answerWriter)(b)
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	switch {
+	case aw.done:
+		return 0, errHandlerDone
+	case aw.bodyShut:
+		return 0, http.ErrBodyReadAfterClose
+	}
+	return aw.p.Read(s)
+}
+
+// copyBufs holds the buffers of opBody.WriteTo.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// WriteTo copies the body to w with a pooled buffer, so that io.Copy does
+// not allocate one per operation. The lock is held while reading a chunk
+// only: w may be the operation's own answer.
+func (b *opBody) WriteTo(w io.Writer) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	var total int64
+	for {
+		n, rerr := b.Read(*bp)
+		if n > 0 {
+			m, werr := w.Write((*bp)[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
+func (b *opBody) Close() error {
+	aw := (*answerWriter)(b)
+	aw.mu.Lock()
+	aw.bodyShut = true
+	aw.mu.Unlock()
+	return nil
+}
+
+// sameHost reports whether u's host is the batch's own, or one of
+// AllowHosts, default ports aside.
+func (rn *batchRun) sameHost(u *url.URL) bool {
+	h := canonHost(u.Host, u.Scheme)
+	if h == canonHost(rn.base.Host, rn.base.Scheme) {
+		return true
+	}
+	for _, a := range rn.h.so.hosts {
+		if h == canonHost(a, u.Scheme) {
+			return true
+		}
+	}
+	return false
+}
+
+// canonHost lower-cases host and drops the scheme's default port.
+func canonHost(host, scheme string) string {
+	host = strings.ToLower(host)
+	switch scheme {
+	case "http":
+		host = strings.TrimSuffix(host, ":80")
+	case "https":
+		host = strings.TrimSuffix(host, ":443")
+	}
+	return host
+}
+
+// isBatchPath reports whether the last segment of path is $batch.
+func isBatchPath(path string) bool {
+	seg := path[strings.LastIndexByte(path, '/')+1:]
+	return strings.EqualFold(seg, "$batch")
+}
+
+func isMultipart(ct string) bool {
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	return strings.HasPrefix(ct, "multipart/")
+}
+
+// notInherited names the batch request's headers that describe the batch
+// message rather than its operations (see Handler).
+var notInherited = map[string]bool{
+	"Accept": true, "Accept-Encoding": true, "Prefer": true, "Host": true, "Expect": true, "Range": true,
+	"Connection": true, "Keep-Alive": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+}
+
+// inheritable returns the headers of the batch request that operations
+// inherit, sorted by name.
+func inheritable(outer http.Header) []inherited {
+	var conn map[string]bool
+	for _, v := range outer.Values("Connection") {
+		for _, f := range strings.Split(v, ",") {
+			if conn == nil {
+				conn = make(map[string]bool)
+			}
+			conn[http.CanonicalHeaderKey(strings.TrimSpace(f))] = true
+		}
+	}
+	var out []inherited
+	for k, vs := range outer {
+		if notInherited[k] || conn[k] || strings.HasPrefix(k, "Content-") || strings.HasPrefix(k, "If-") || strings.HasPrefix(k, "Proxy-") {
+			continue
+		}
+		out = append(out, inherited{k, vs})
+	}
+	slices.SortFunc(out, func(a, b inherited) int { return strings.Compare(a.key, b.key) })
+	return out
 }

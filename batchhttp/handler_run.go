@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"slices"
 	"strings"
 
 	"github.com/batchcodec/batch"
@@ -443,74 +442,6 @@ func (rn *batchRun) logPanic(req *http.Request, v any) {
 		return
 	}
 	log.Print(msg)
-}
-
-// sameHost reports whether u's host is the batch's own, or one of
-// AllowHosts, default ports aside.
-func (rn *batchRun) sameHost(u *url.URL) bool {
-	h := canonHost(u.Host, u.Scheme)
-	if h == canonHost(rn.base.Host, rn.base.Scheme) {
-		return true
-	}
-	for _, a := range rn.h.so.hosts {
-		if h == canonHost(a, u.Scheme) {
-			return true
-		}
-	}
-	return false
-}
-
-// canonHost lower-cases host and drops the scheme's default port.
-func canonHost(host, scheme string) string {
-	host = strings.ToLower(host)
-	switch scheme {
-	case "http":
-		host = strings.TrimSuffix(host, ":80")
-	case "https":
-		host = strings.TrimSuffix(host, ":443")
-	}
-	return host
-}
-
-// isBatchPath reports whether the last segment of path is $batch.
-func isBatchPath(path string) bool {
-	seg := path[strings.LastIndexByte(path, '/')+1:]
-	return strings.EqualFold(seg, "$batch")
-}
-
-func isMultipart(ct string) bool {
-	ct = strings.ToLower(strings.TrimSpace(ct))
-	return strings.HasPrefix(ct, "multipart/")
-}
-
-// notInherited names the batch request's headers that describe the batch
-// message rather than its operations (see Handler).
-var notInherited = map[string]bool{
-	"Accept": true, "Accept-Encoding": true, "Prefer": true, "Host": true, "Expect": true, "Range": true,
-	"Connection": true, "Keep-Alive": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
-}
-
-// inheritable returns the headers of the batch request that operations
-// inherit, sorted by name.
-func inheritable(outer http.Header) []inherited {
-	var conn map[string]bool
-	for _, v := range outer.Values("Connection") {
-		for _, f := range strings.Split(v, ",") {
-			if conn == nil {
-				conn = make(map[string]bool)
-			}
-			conn[http.CanonicalHeaderKey(strings.TrimSpace(f))] = true
-		}
-	}
-	var out []inherited
-	for k, vs := range outer {
-		if notInherited[k] || conn[k] || strings.HasPrefix(k, "Content-") || strings.HasPrefix(k, "If-") || strings.HasPrefix(k, "Proxy-") {
-			continue
-		}
-		out = append(out, inherited{k, vs})
-	}
-	slices.SortFunc(out, func(a, b inherited) int { return strings.Compare(a.key, b.key) })
-	return out
 }
 
 // hookBegin calls h.Begin, a panic counting as its error.

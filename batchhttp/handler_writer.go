@@ -210,59 +210,6 @@ func (aw *answerWriter) end() {
 	aw.mu.Unlock()
 }
 
-// opBody is the request body next reads: the operation's part, until next
-// returns or closes it.
-type opBody answerWriter
-
-func (b *opBody) Read(s []byte) (int, error) {
-	aw := (*answerWriter)(b)
-	aw.mu.Lock()
-	defer aw.mu.Unlock()
-	switch {
-	case aw.done:
-		return 0, errHandlerDone
-	case aw.bodyShut:
-		return 0, http.ErrBodyReadAfterClose
-	}
-	return aw.p.Read(s)
-}
-
-// copyBufs holds the buffers of opBody.WriteTo.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
-
-// WriteTo copies the body to w with a pooled buffer, so that io.Copy does
-// not allocate one per operation. The lock is held while reading a chunk
-// only: w may be the operation's own answer.
-func (b *opBody) WriteTo(w io.Writer) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	var total int64
-	for {
-		n, rerr := b.Read(*bp)
-		if n > 0 {
-			m, werr := w.Write((*bp)[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if rerr == io.EOF {
-			return total, nil
-		}
-		if rerr != nil {
-			return total, rerr
-		}
-	}
-}
-
-func (b *opBody) Close() error {
-	aw := (*answerWriter)(b)
-	aw.mu.Lock()
-	aw.bodyShut = true
-	aw.mu.Unlock()
-	return nil
-}
-
 // finalStatus is the answer's status once its operation has returned.
 func (aw *answerWriter) finalStatus() int {
 	if aw.status == 0 {
