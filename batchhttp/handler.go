@@ -179,9 +179,10 @@ type ChangesetHook interface {
 //
 // A batch costs the spool (at most [SpoolMemory] bytes, then a file), which
 // grows as bytes arrive, never by the declared Content-Length (a client
-// that declares 1 MiB and sends 3 bytes costs a few KiB); one decoder
-// ([batch.BufferSize], 64 KiB by default) and header storage, kept between
-// requests with the spool's buffer; an encoder; 8 bytes per operation (its
+// that declares 1 MiB and sends 3 bytes costs a few KiB); once the body
+// has arrived, one decoder ([batch.BufferSize], 64 KiB by default) with its
+// header storage, kept between requests as the spool's buffers are; an
+// encoder; 8 bytes per operation (its
 // body length); one map entry per answer with both Content-ID and
 // Location; up to 4 KiB held for the running top-level answer, and the
 // answers of the open changeset. It does not grow with the size of bodies
@@ -235,9 +236,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, h.tooLargeMsg())
 		return
 	}
-	st := getState()
-	defer putState(st)
-	sp := &st.sp
+	// The body first, into a spool that grows as bytes arrive; the
+	// decoder and the rest are taken only then, so that a client that
+	// sends slowly holds no more than it sent.
+	var sp spool
+	defer sp.close()
 	body := http.MaxBytesReader(w, r.Body, h.so.maxBytes)
 	if err := sp.fill(body, h.so.spoolMemory); err != nil {
 		var mbe *http.MaxBytesError
@@ -253,6 +256,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Pass 1: check the whole batch before anything runs.
+	st := getState()
+	defer putState(st)
 	d := &st.dec
 	if err := d.Reset(sp.reader(), boundary, h.so.dec...); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
@@ -273,14 +278,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.run(w, r, d, dialect, lens, &st.run)
 }
 
-// state is what one batch request needs besides its answers, kept for
-// reuse between requests: the decoder (with its read buffer), the body
-// lengths of pass 1 and the spool.
+// state is what one batch request needs besides its body and answers,
+// kept for reuse between requests: the decoder (with its read buffer), the
+// body lengths of pass 1 and the run's scratch space.
 type state struct {
 	dec  batch.Decoder
 	lens []int64
-	sp   spool
-	run  batchRun // its scratch space
+	run  batchRun
 }
 
 var states sync.Pool // of *state
@@ -292,11 +296,9 @@ func getState() *state {
 	return new(state)
 }
 
-// putState closes the spool and keeps st for another request. Nothing of
-// st is reachable from an operation's handler once it has returned.
+// putState keeps st for another request. Nothing of st is reachable from
+// an operation's handler once it has returned.
 func putState(st *state) {
-	st.sp.close()
-	st.sp = spool{}
 	if cap(st.lens) > 1<<16 {
 		st.lens = nil
 	}
