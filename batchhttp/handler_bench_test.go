@@ -123,7 +123,7 @@ func stdlibBatch(next http.Handler) http.Handler {
 		}
 		mr := multipart.NewReader(r.Body, params["boundary"])
 		mw := multipart.NewWriter(w)
-		w.Header().Set("Content-Type", mw.FormDataContentType())
+		w.Header().Set("Content-Type", "multipart/mixed; boundary="+mw.Boundary())
 		w.WriteHeader(http.StatusOK)
 		for {
 			part, err := mr.NextPart()
