@@ -248,3 +248,38 @@ func TestHandlerAllocsPerOperation(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchSidesAgree checks that both sides of BenchmarkHandler do the
+// same work: the same answers, in the same order, to each workload.
+func TestBenchSidesAgree(t *testing.T) {
+	answers := func(h http.Handler, body []byte) []string {
+		req := httptest.NewRequest(http.MethodPost, "http://example.com/$batch", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "multipart/mixed; boundary=batch_bench")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		d, err := batch.NewDecoder(rec.Body, rec.Header().Get("Content-Type"))
+		must(t, err)
+		var out []string
+		for {
+			p, err := d.Next()
+			if err == io.EOF {
+				return out
+			}
+			must(t, err)
+			if p.Kind() != batch.KindOperation {
+				continue
+			}
+			b, err := io.ReadAll(p)
+			must(t, err)
+			id, _ := p.ContentID()
+			out = append(out, string(id)+" "+strconv.Itoa(p.StatusCode())+" "+string(b))
+		}
+	}
+	for _, load := range benchLoads(t) {
+		ours := answers(Handler(benchApp()), load.body)
+		if len(ours) != load.ops {
+			t.Fatalf("%s: %d answers for %d operations", load.name, len(ours), load.ops)
+		}
+		diff(t, load.name, ours, answers(stdlibBatch(benchApp()), load.body))
+	}
+}
