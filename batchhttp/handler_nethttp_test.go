@@ -57,6 +57,8 @@ func TestHandlerAnswersAsNetHTTP(t *testing.T) {
 		case "/te":
 			w.Header().Set("Transfer-Encoding", "chunked")
 			io.WriteString(w, "plain")
+		case "/html":
+			io.WriteString(w, "<html><body>hi</body></html>")
 		case "/big": // one Write larger than what is held: still sniffed
 			io.WriteString(w, big)
 		}
@@ -72,6 +74,16 @@ func TestHandlerAnswersAsNetHTTP(t *testing.T) {
 		_, batched := bothWays(t, next, "GET", "/short", "")
 		require.Equal(t, http.StatusInternalServerError, batched.StatusCode)
 		require.Contains(t, readBody(t, batched), "declared Content-Length 10 and wrote 5 bytes")
+	})
+	t.Run("HEAD", func(t *testing.T) {
+		for path, length := range map[string]string{"/html": "28", "/big": ""} {
+			plain, batched := bothWays(t, next, "HEAD", path, "")
+			require.Equal(t, length, plain.Header.Get("Content-Length"), path)
+			require.Equal(t, plain.Header.Get("Content-Length"), batched.Header.Get("Content-Length"), path)
+			require.Equal(t, "text/html; charset=utf-8", plain.Header.Get("Content-Type"), path)
+			require.Equal(t, plain.Header.Get("Content-Type"), batched.Header.Get("Content-Type"), path)
+			require.Empty(t, readBody(t, batched))
+		}
 	})
 	t.Run("Transfer-Encoding from next", func(t *testing.T) {
 		_, batched := bothWays(t, next, "GET", "/te", "")

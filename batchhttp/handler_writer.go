@@ -151,6 +151,10 @@ func (aw *answerWriter) Write(p []byte) (int, error) {
 	var err error
 	if !aw.head {
 		n, err = aw.write(p)
+	} else if len(aw.buf) < sniffLen {
+		// A HEAD answer has no body; its first bytes are kept for
+		// sniffing its Content-Type, as net/http does.
+		aw.buf = append(aw.buf, p[:min(len(p), sniffLen-len(aw.buf))]...)
 	}
 	aw.sent += int64(n)
 	if err == nil {
@@ -355,7 +359,11 @@ func (aw *answerWriter) prepare(changeset []byte) bool {
 		if len(dash) == 0 {
 			continue
 		}
-		if line := delimiterIn(aw.fields, aw.buf, dash); line != "" {
+		body := aw.buf
+		if aw.head {
+			body = nil // kept for sniffing only
+		}
+		if line := delimiterIn(aw.fields, body, dash); line != "" {
 			aw.replace(http.StatusInternalServerError, "batch: the operation's answer cannot be written: a line would be read as a delimiter: "+quote(line))
 			return true
 		}
@@ -412,7 +420,7 @@ func (aw *answerWriter) commit(final bool, more []byte) {
 		return
 	}
 	aw.body = w
-	if len(aw.buf) > 0 {
+	if len(aw.buf) > 0 && !aw.head {
 		if _, err := w.Write(aw.buf); err != nil {
 			aw.err = err
 		}
@@ -454,6 +462,10 @@ func (aw *answerWriter) operation(final bool, more []byte) {
 			fs = append(fs, batch.Field{Name: "Content-Length", Value: strconv.FormatInt(aw.declared, 10)})
 		case final && !aw.head:
 			fs = append(fs, batch.Field{Name: "Content-Length", Value: strconv.Itoa(len(aw.buf))})
+		case final && aw.sent > 0 && aw.sent <= commitAt:
+			// HEAD: the length its body would have had, as net/http
+			// says when it holds the whole body.
+			fs = append(fs, batch.Field{Name: "Content-Length", Value: strconv.FormatInt(aw.sent, 10)})
 		}
 	}
 	aw.fields = fs
