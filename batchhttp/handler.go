@@ -8,28 +8,32 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/batchcodec/batch"
 )
 
 // This file is the server side: Handler, its options, and the first of its
 // two passes over a batch (read, spool, validate). handler_run.go runs the
-// operations; handler_writer.go is the ResponseWriter each operation sees;
-// handler_spool.go holds the request body.
+// operations; handler_request.go builds the request each operation's
+// handler sees, handler_writer.go the ResponseWriter; handler_spool.go holds
+// the batch's body.
 
 // ChangesetHook lets an application make a changeset atomic, typically with
 // a database transaction. [Handler] calls Begin before the first operation
 // of a changeset and runs the changeset's operations with the context Begin
 // returns (so that the application's handlers find the transaction in it).
-// If an operation fails (status 400 or more, or a panic), it calls Rollback,
-// runs no further operation of the changeset, and answers the whole
-// changeset with that one failure. Otherwise it calls Commit at the end of
-// the changeset and sends the held answers; if Commit fails, the changeset
-// is answered with one 500 response saying so, and Rollback is not called.
-// A Begin failure is answered the same way, and nothing in the changeset
-// runs. A panic in a hook method counts as its failure. Empty changesets do
-// not call the hook. Rollback's error is not sent to the client: the
-// changeset has failed already.
+// If an operation fails (status 400 or more, a panic, or an answer that
+// cannot be written, see [Handler]), it calls Rollback, runs no further
+// operation of the changeset, and answers the whole changeset with that one
+// failure. Otherwise it calls Commit at the end of the changeset and sends
+// the held answers: everything that could make one of them unwritable has
+// been decided before Commit, so a committed changeset is never reported
+// failed. If Commit fails, the changeset is answered with one 500 response
+// saying so, and Rollback is not called. A Begin failure is answered the
+// same way, and nothing in the changeset runs. A panic in a hook method
+// counts as its failure. Empty changesets do not call the hook. Rollback's
+// error is not sent to the client: the changeset has failed already.
 type ChangesetHook interface {
 	Begin(ctx context.Context) (context.Context, error)
 	Commit(ctx context.Context) error
@@ -44,7 +48,7 @@ type ChangesetHook interface {
 //
 //	mux := http.NewServeMux()
 //	mux.Handle("/odata/", app)
-//	mux.Handle("POST /odata/$batch", batch.Handler(mux))
+//	mux.Handle("POST /odata/$batch", batchhttp.Handler(mux))
 //
 // # Requests
 //
@@ -72,8 +76,8 @@ type ChangesetHook interface {
 // Its context is the batch request's (or the changeset's, see
 // [ChangesetHook]); RemoteAddr and TLS are the batch's. Its body streams
 // from the batch, with ContentLength and Content-Length set to the body's
-// real length (the delimiter is the truth, not the declared length); as
-// with net/http, it must not be read after next returns.
+// real length (the delimiter is the truth, not the declared length); once
+// next returns, a Read of it fails.
 //
 // The operation inherits the batch request's headers except those it sets
 // itself, and except those that describe the batch message rather than the
@@ -83,7 +87,13 @@ type ChangesetHook interface {
 // names. So Authorization, Cookie, Accept-Language, User-Agent, OData-Version
 // and the X-Forwarded-* headers reach every operation.
 //
-// Refused without running: an absolute URL to another host than the batch's
+// Refused without running, with 400 for that operation: a request that
+// http.ReadRequest would refuse (a method that is not a token, a header
+// name that is not one, a control byte such as NUL or a bare CR in a
+// value, two Host headers, an invalid or disagreeing Content-Length), and
+// any Transfer-Encoding, which net/http would accept as "chunked" but which
+// in a batch, where the delimiter frames the body, can only smuggle a
+// request. Also refused: an absolute URL to another host than the batch's
 // (or [AllowHosts]) gets 403; a target whose last path segment is $batch, or
 // an operation whose Content-Type is multipart/*, gets 400 (a batch cannot
 // contain another batch); an unparsable target or a scheme other than http
@@ -97,8 +107,12 @@ type ChangesetHook interface {
 //
 // Top-level operations and changesets run one at a time, in order. An
 // operation fails when its status is 400 or more; a changeset fails as a
-// whole (see [ChangesetHook]) and is answered with one failure response:
-// the failing operation's answer with its Content-ID. Without the preference
+// whole (see [ChangesetHook]) and is answered with one failure response in
+// place of the changeset, not framed as one (OData 4.0 Part 1 §11.7.4: "the
+// change set response is not represented using the multipart/mixed media
+// type"): the failing operation's answer with its Content-ID, or, when the
+// hook's Begin or Commit failed, a 500 with the Content-ID of the
+// changeset's first operation. Without the preference
 // "Prefer: odata.continue-on-error" (or OData 4.01's "continue-on-error",
 // either with no value or "=true"), the batch stops after the first failed
 // operation or changeset, as OData specifies, and the response holds the
@@ -108,20 +122,46 @@ type ChangesetHook interface {
 //
 // # Responses
 //
-// The response is 200 with a batch body in the request's own dialect: a
-// multipart/batching request gets a batch.UCWA response ("msgtype=response"
-// parts); a multipart/mixed one an OData response whose changesets keep
-// their framing (a "changesetresponse_" boundary), as OData v4 and
-// [MS-ODATA] v2/v3 specify. [batch.WithDialect] changes the latter:
-// batch.WithDialect([batch.SharePoint]) answers changeset operations as top-level parts,
-// as batch.SharePoint does and as PnPjs and office365-python expect;
-// batch.WithDialect([batch.UCWA]) answers every batch in batch.UCWA. The response boundary is
-// "batchresponse_" and 32 random hex digits unless [batch.WithBoundary] sets it. A
-// request with OData-Version or OData-MaxVersion gets "OData-Version: 4.0"
-// ("4.01" if it asked for that); one with DataServiceVersion or
-// MaxDataServiceVersion and no OData-Version gets "DataServiceVersion: 1.0",
-// as WCF Data Services answers. Each answer echoes its operation's
-// Content-ID.
+// The batch is answered 202 Accepted when its request says OData V2 (or
+// V1): DataServiceVersion or MaxDataServiceVersion 1.0 to 2.0 and no
+// OData-Version, as SAP Gateway and SAP CAP's V2 adapter answer and as V2
+// clients such as pyodata require; [ODataV2] answers so whatever the
+// request says (pyodata sends no version header). Otherwise it is answered
+// 200 OK, as OData V4 and UCWA specify. The body is a batch in the
+// request's own dialect: a multipart/batching request gets a batch.UCWA
+// response ("msgtype=response" parts); a multipart/mixed one an OData
+// response whose successful changesets keep their framing (a
+// "changesetresponse_" boundary), as OData v4 and [MS-ODATA] v2/v3 specify.
+// [batch.WithDialect] changes the latter:
+// batch.WithDialect([batch.SharePoint]) answers changeset operations as
+// top-level parts, as batch.SharePoint does and as PnPjs and
+// office365-python expect; batch.WithDialect([batch.UCWA]) answers every
+// batch in batch.UCWA. The response boundary is "batchresponse_" and 32
+// random hex digits unless [batch.WithBoundary] sets it. A request with
+// OData-Version or OData-MaxVersion gets "OData-Version: 4.0" ("4.01" if it
+// asked for that); one with DataServiceVersion or MaxDataServiceVersion and
+// no OData-Version gets "DataServiceVersion: 1.0", as WCF Data Services
+// answers. Each answer echoes its operation's Content-ID.
+//
+// An operation's answer is what next wrote, cleaned as net/http cleans a
+// response on a real connection, so that a handler answers the same behind
+// the batch endpoint as behind net/http: the header is taken when the
+// status is set (later changes have no effect); names that are not tokens
+// are dropped; CR, LF and other control bytes in values become spaces and
+// values are trimmed; Transfer-Encoding, Trailer and trailers are not
+// passed on. A Content-Length that next sets is enforced: a Write past it
+// writes up to it and fails with http.ErrContentLength; a body shorter
+// than it makes the answer a 500 (or, if the answer's header block has
+// been streamed already, ends the batch without its close delimiter, as
+// net/http closes the connection). A missing Content-Type is sniffed from
+// the first 512 bytes of the body, whatever the size of the first Write.
+// An answer that still cannot be written (a header or body line that a
+// reader would take for a delimiter of the response) becomes a 500, decided
+// before its changeset commits.
+//
+// Once next returns, its ResponseWriter and request body are dead: a late
+// Write or body Read (from a goroutine next left running) fails and
+// touches nothing, never another operation's answer or body.
 //
 // Answers stream: the outer headers are flushed before the first operation
 // runs, and each top-level answer is flushed when its operation returns, so
@@ -137,14 +177,20 @@ type ChangesetHook interface {
 //
 // # Memory
 //
-// A batch costs the spool (at most [SpoolMemory] bytes, then a file), one
-// decoder ([batch.BufferSize], 64 KiB by default) and header storage, an encoder,
-// 8 bytes per operation (its body length), one map entry per answer with
-// both Content-ID and Location, up to 4 KiB held for the running top-level
-// answer, and the answers of the open changeset. It does not grow with the
-// size of bodies or the number of top-level operations otherwise: a
-// 10,000-operation, 20 MiB batch with 20 MiB of answers runs with the heap
-// growing by a few MiB (TestHandlerLargeBatchMemory).
+// A batch costs the spool (at most [SpoolMemory] bytes, then a file), which
+// grows as bytes arrive, never by the declared Content-Length (a client
+// that declares 1 MiB and sends 3 bytes costs a few KiB); once the body
+// has arrived, one decoder ([batch.BufferSize], 64 KiB by default) with its
+// header storage, kept between requests as the spool's buffers are; an
+// encoder; 8 bytes per operation (its
+// body length); one map entry per answer with both Content-ID and
+// Location; up to 4 KiB held for the running top-level answer, and the
+// answers of the open changeset. It does not grow with the size of bodies
+// or the number of top-level operations otherwise: a 10,000-operation, 20
+// MiB batch with 20 MiB of answers runs with the heap growing by a few MiB
+// (TestHandlerLargeBatchMemory). A server that faces the internet also
+// bounds how long a client may take to send a batch, with http.Server's
+// ReadHeaderTimeout and ReadTimeout (or IdleTimeout for idle connections).
 func Handler(next http.Handler, opts ...HandlerOption) http.Handler {
 	h := &handler{next: next, so: newHandlerConfig(opts)}
 	// An encoder on nothing checks the encoding options once, here, and
@@ -190,10 +236,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, h.tooLargeMsg())
 		return
 	}
+	// The body first, into a spool that grows as bytes arrive; the
+	// decoder and the rest are taken only then, so that a client that
+	// sends slowly holds no more than it sent.
 	var sp spool
 	defer sp.close()
 	body := http.MaxBytesReader(w, r.Body, h.so.maxBytes)
-	if err := sp.fill(body, r.ContentLength, h.so.spoolMemory); err != nil {
+	if err := sp.fill(body, h.so.spoolMemory); err != nil {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
@@ -207,12 +256,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Pass 1: check the whole batch before anything runs.
-	d, err := batch.NewDecoderBoundary(sp.reader(), boundary, h.so.dec...)
-	if err != nil {
+	st := getState()
+	defer putState(st)
+	d := &st.dec
+	if err := d.Reset(sp.reader(), boundary, h.so.dec...); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	lens, status, msg := h.check(d, dialect)
+	lens, status, msg := h.check(d, dialect, st.lens[:0])
+	st.lens = lens[:0]
 	if status != 0 {
 		writeError(w, status, msg)
 		return
@@ -223,7 +275,45 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	h.run(w, r, d, dialect, lens)
+	h.run(w, r, d, dialect, lens, &st.run)
+}
+
+// state is what one batch request needs besides its body and answers,
+// kept for reuse between requests: the decoder (with its read buffer), the
+// body lengths of pass 1 and the run's scratch space.
+type state struct {
+	dec  batch.Decoder
+	lens []int64
+	run  batchRun
+}
+
+var states sync.Pool // of *state
+
+func getState() *state {
+	if st, ok := states.Get().(*state); ok {
+		return st
+	}
+	return new(state)
+}
+
+// putState keeps st for another request. Nothing of st is reachable from
+// an operation's handler once it has returned.
+func putState(st *state) {
+	if cap(st.lens) > 1<<16 {
+		st.lens = nil
+	}
+	// Keep the run's scratch space, not what it points to.
+	rn := &st.run
+	clear(rn.tfields[:cap(rn.tfields)])
+	clear(rn.arena[:cap(rn.arena)])
+	clear(rn.answers[:cap(rn.answers)])
+	clear(rn.keys[:cap(rn.keys)])
+	*rn = batchRun{spare: rn.spare[:0], tfields: rn.tfields[:0], keys: rn.keys[:0], sniff: rn.sniff[:0],
+		strs: rn.strs[:0], arena: rn.arena[:0], answers: rn.answers[:0], dash: rn.dash[:0]}
+	if cap(rn.spare) > commitAt || cap(rn.strs) > 64<<10 || cap(rn.arena) > 1<<12 {
+		st.run = batchRun{}
+	}
+	states.Put(st)
 }
 
 func (h *handler) tooLargeMsg() string {
@@ -234,7 +324,7 @@ func (h *handler) tooLargeMsg() string {
 // check is pass 1: it decodes the whole batch, skipping bodies, and returns
 // the body length of each operation in document order, or the status and
 // message of the answer that refuses the batch.
-func (h *handler) check(d *batch.Decoder, dialect batch.Dialect) (lens []int64, status int, msg string) {
+func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64) (_ []int64, status int, msg string) {
 	tooMany := func() (int, string) {
 		st := http.StatusRequestEntityTooLarge
 		if dialect == batch.UCWA {
@@ -255,22 +345,24 @@ func (h *handler) check(d *batch.Decoder, dialect batch.Dialect) (lens []int64, 
 			}
 			return nil, http.StatusBadRequest, err.Error()
 		}
-		where := " (part " + strconv.Itoa(p.Index()) + " at offset " + strconv.FormatInt(p.Offset(), 10) + "); nothing ran"
+		where := func() string {
+			return " (part " + strconv.Itoa(p.Index()) + " at offset " + strconv.FormatInt(p.Offset(), 10) + "); nothing ran"
+		}
 		switch p.Kind() {
 		case batch.KindChangesetStart:
 			if p.Depth() > 0 {
-				return nil, http.StatusBadRequest, "batch: a changeset inside a changeset" + where
+				return nil, http.StatusBadRequest, "batch: a changeset inside a changeset" + where()
 			}
 		case batch.KindOperation:
 			if p.Message() != batch.Request {
-				return nil, http.StatusBadRequest, "batch: an operation holds a response, not a request" + where
+				return nil, http.StatusBadRequest, "batch: an operation holds a response, not a request" + where()
 			}
 			// Its answer echoes the Content-ID: one the encoder would
 			// refuse is refused here, before anything runs.
 			if id, ok := p.ContentID(); ok && len(id) > 0 {
 				echo := batch.Operation{Message: batch.Response, StatusCode: http.StatusOK, ContentID: string(id)}
 				if err := echo.Validate(); err != nil {
-					return nil, http.StatusBadRequest, "batch: Content-ID " + quote(string(id)) + " cannot be echoed" + where + ": " + err.Error()
+					return nil, http.StatusBadRequest, "batch: Content-ID " + quote(string(id)) + " cannot be echoed" + where() + ": " + err.Error()
 				}
 			}
 			if len(lens) >= h.so.maxOps {
@@ -285,7 +377,7 @@ func (h *handler) check(d *batch.Decoder, dialect batch.Dialect) (lens []int64, 
 		case batch.KindOther:
 			ct := string(p.PartHeader().Get("Content-Type"))
 			return nil, http.StatusBadRequest, "batch: a part with Content-Type " + quote(ct) +
-				" is neither an operation (application/http) nor a changeset (multipart/mixed)" + where
+				" is neither an operation (application/http) nor a changeset (multipart/mixed)" + where()
 		}
 	}
 }

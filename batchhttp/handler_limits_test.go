@@ -446,7 +446,7 @@ func TestHandlerSpoolFile(t *testing.T) {
 	require.Equal(t, "a", string(body))
 
 	var sp spool
-	require.NoError(t, sp.fill(strings.NewReader("hello"), -1, 0))
+	require.NoError(t, sp.fill(strings.NewReader("hello"), 0))
 	require.NotNil(t, sp.f)
 	got, _ := io.ReadAll(sp.reader())
 	require.Equal(t, "hello", string(got))

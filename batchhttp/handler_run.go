@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"strconv"
 	"strings"
 
 	"github.com/batchcodec/batch"
@@ -21,29 +20,54 @@ type batchRun struct {
 	outer   *http.Request
 	base    *url.URL
 	enc     *batch.Encoder
-	framed  bool // changeset answers keep their framing
-	coe     bool // continue on error
-	inherit http.Header
+	dash    []byte // "--" and the answer's boundary
+	framed  bool   // changeset answers keep their framing
+	coe     bool   // continue on error
+	inherit []inherited
 	lens    []int64 // body length of each operation, from pass 1
 	nop     int     // operations met so far
 	locs    map[string]string
 	failed  bool // an operation or changeset failed
 	aborted bool // the response cannot go on: end it without its close delimiter
 	cs      *changeset
+	csv     changeset // what cs points to
+
+	csBoundary string // of changeset answers, when framed
+	csDash     []byte
+
+	// Scratch space reused from one operation to the next.
+	tmpl    *http.Request // carries the context operations run with
+	tmplCtx context.Context
+	spare   []byte        // the held body of the next top-level answer
+	tfields []batch.Field // the header of the next top-level answer
+	keys    []string
+	sniff   []byte
+	strs    []byte
+	arena   []batch.Field   // the headers of the open changeset's answers
+	answers []*answerWriter // the open changeset's, for reuse
+}
+
+// inherited is a header of the batch request that operations inherit.
+type inherited struct {
+	key    string
+	values []string
 }
 
 // changeset is the open changeset of a run.
 type changeset struct {
-	ctx     context.Context
-	begun   bool // the hook's Begin was called (or there is no hook)
-	answers []*answerWriter
-	fail    *answerWriter // the one answer for the failed changeset
-	used    int64         // bytes of held answers
-	ids     []string      // Content-IDs recorded in batchRun.locs
+	ctx      context.Context
+	boundary string // of its answer, when framed
+	dash     []byte // "--" and boundary
+	firstID  string // the Content-ID of its first operation
+	begun    bool   // the hook's Begin was called (or there is no hook)
+	answers  []*answerWriter
+	fail     *answerWriter // the one answer for the failed changeset
+	used     int64         // bytes of held answers
+	ids      []string      // Content-IDs recorded in batchRun.locs
 }
 
 // run writes the outer response's header and runs the batch decoded by d.
-func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, dialect batch.Dialect, lens []int64) {
+func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, dialect batch.Dialect, lens []int64, rn *batchRun) {
 	// The default boundary first, so that one in the options wins; the
 	// request's dialect last, as a UCWA batch is answered in UCWA.
 	opts := make([]batch.EncodeOption, 0, len(h.so.enc)+2)
@@ -58,14 +82,20 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 	coe, pref := continueOnError(r.Header)
 	hdr := w.Header()
 	hdr.Set("Content-Type", enc.ContentType())
+	status := http.StatusOK
 	if dialect != batch.UCWA {
-		if v := strings.TrimSpace(r.Header.Get("OData-Version")); v != "" || r.Header.Get("OData-MaxVersion") != "" {
+		// Looked up by their canonical spelling: Get("OData-Version")
+		// would canonicalise, and allocate, every time.
+		if v := strings.TrimSpace(headerValue(r.Header, "Odata-Version")); v != "" || headerValue(r.Header, "Odata-Maxversion") != "" {
 			if v != "4.01" {
 				v = "4.0"
 			}
 			hdr["OData-Version"] = []string{v} // spelled as OData writes it
-		} else if r.Header.Get("DataServiceVersion") != "" || r.Header.Get("MaxDataServiceVersion") != "" {
+		} else if headerValue(r.Header, "Dataserviceversion") != "" || headerValue(r.Header, "Maxdataserviceversion") != "" {
 			hdr["DataServiceVersion"] = []string{"1.0"}
+		}
+		if h.so.v2 || odataV2(r.Header) {
+			status = http.StatusAccepted
 		}
 	}
 	if coe {
@@ -75,7 +105,17 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 	if r.TLS != nil {
 		base.Scheme = "https"
 	}
-	rn := &batchRun{
+	// rn is reused from an earlier batch: its scratch space stays.
+	*rn = batchRun{
+		spare:   rn.spare[:0],
+		tfields: rn.tfields[:0],
+		keys:    rn.keys[:0],
+		sniff:   rn.sniff[:0],
+		strs:    rn.strs[:0],
+		arena:   rn.arena[:0],
+		answers: rn.answers[:0],
+		dash:    append(append(rn.dash[:0], "--"...), enc.Boundary()...),
+
 		h:       h,
 		rc:      http.NewResponseController(w),
 		outer:   r,
@@ -86,9 +126,39 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 		inherit: inheritable(r.Header),
 		lens:    lens,
 	}
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	rn.flush()
 	rn.loop(d)
+}
+
+// odataV2 reports whether the batch request says it speaks OData V2 (or
+// V1): DataServiceVersion or MaxDataServiceVersion 1.0 to 2.0, and no
+// OData-Version, which only V4 clients send.
+func odataV2(h http.Header) bool {
+	if headerValue(h, "Odata-Version") != "" || headerValue(h, "Odata-Maxversion") != "" {
+		return false
+	}
+	for _, name := range [2]string{"Dataserviceversion", "Maxdataserviceversion"} {
+		v := headerValue(h, name)
+		if v == "" {
+			continue
+		}
+		// "2.0;NetFx", as WCF clients write it.
+		v, _, _ = strings.Cut(v, ";")
+		major, _, _ := strings.Cut(strings.TrimSpace(v), ".")
+		if major == "1" || major == "2" {
+			return true
+		}
+	}
+	return false
+}
+
+// headerValue is h.Get(key) for a key in canonical form.
+func headerValue(h http.Header, key string) string {
+	if vs := h[key]; len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
 }
 
 func (rn *batchRun) flush() { _ = rn.rc.Flush() }
@@ -118,7 +188,14 @@ func (rn *batchRun) loop(d *batch.Decoder) {
 		}
 		switch p.Kind() {
 		case batch.KindChangesetStart:
-			rn.cs = &changeset{ctx: ctx}
+			// One changeset boundary serves every changeset of the
+			// response, as they follow each other.
+			if rn.framed && rn.csBoundary == "" {
+				rn.csBoundary = batch.NewBoundary("changesetresponse_")
+				rn.csDash = []byte("--" + rn.csBoundary)
+			}
+			rn.csv = changeset{ctx: ctx, boundary: rn.csBoundary, dash: rn.csDash, answers: rn.answers}
+			rn.cs, rn.answers = &rn.csv, nil
 		case batch.KindChangesetEnd:
 			rn.endChangeset()
 		case batch.KindOperation:
@@ -146,24 +223,40 @@ func contentID(p *batch.Part) string {
 	return string(id)
 }
 
+// newAnswerWriter returns the writer for an operation with the given
+// Content-ID: streaming at top level, else held up to limit bytes.
+func (rn *batchRun) newAnswerWriter(contentID string, stream bool, limit int64) *answerWriter {
+	aw := &answerWriter{r: rn, contentID: contentID, stream: stream, limit: limit, declared: -1}
+	aw.fields, rn.tfields = rn.tfields[:0], nil
+	if stream {
+		aw.buf, rn.spare = rn.spare[:0], nil
+	}
+	return aw
+}
+
 // topOp runs a top-level operation and streams its answer.
 func (rn *batchRun) topOp(p *batch.Part) {
 	i := rn.nop
 	rn.nop++
-	aw := newAnswerWriter(rn, contentID(p), true, 0)
+	aw := rn.newAnswerWriter("", true, 0)
 	rn.serve(rn.outer.Context(), p, i, aw)
 	if aw.panicked && aw.committed {
 		rn.aborted = true // part of the answer is out: do not pretend it is whole
 		return
 	}
-	aw.commit(true)
+	if !aw.prepare(nil) {
+		rn.aborted = true // a short body is out: as net/http, cut the connection
+		return
+	}
+	rn.record(aw)
+	failed := aw.finalStatus() >= 400
+	aw.commit(true, nil)
 	if aw.err != nil {
 		rn.aborted = true
 		return
 	}
-	rn.record(aw)
 	rn.flush()
-	if aw.finalStatus() >= 400 {
+	if failed {
 		rn.failed = true
 	}
 }
@@ -180,10 +273,11 @@ func (rn *batchRun) changesetOp(p *batch.Part) {
 	hook := rn.h.so.hook
 	if !cs.begun {
 		cs.begun = true
+		cs.firstID = contentID(p)
 		if hook != nil {
 			ctx, err := hookBegin(hook, cs.ctx)
 			if err != nil {
-				cs.fail = rn.failure(http.StatusInternalServerError, "batch: beginning the changeset: "+err.Error())
+				cs.fail = rn.failure(cs.firstID, http.StatusInternalServerError, "batch: beginning the changeset: "+err.Error())
 				return
 			}
 			if ctx != nil {
@@ -191,12 +285,11 @@ func (rn *batchRun) changesetOp(p *batch.Part) {
 			}
 		}
 	}
-	aw := newAnswerWriter(rn, contentID(p), false, rn.h.so.maxBytes-cs.used)
+	aw := rn.newAnswerWriter("", false, rn.h.so.maxBytes-cs.used)
 	rn.serve(cs.ctx, p, i, aw)
-	if aw.tooLarge {
-		aw.replace(http.StatusInternalServerError, errAnswerTooLarge.Error())
-	}
-	cs.used += int64(aw.buf.Len())
+	// Decide now whether the answer can be written, before Commit.
+	aw.prepare(cs.dash)
+	cs.used += int64(len(aw.buf))
 	if aw.finalStatus() >= 400 {
 		cs.fail = aw
 		if hook != nil {
@@ -205,35 +298,51 @@ func (rn *batchRun) changesetOp(p *batch.Part) {
 		rn.forget(cs)
 		return
 	}
+	// Its header moves to the run's arena; the scratch goes back.
+	aw.operation(true, nil)
+	start := len(rn.arena)
+	rn.arena = append(rn.arena, aw.fields...)
+	rn.tfields, aw.fields = aw.fields[:0], rn.arena[start:len(rn.arena):len(rn.arena)]
 	if id := rn.record(aw); id != "" {
 		cs.ids = append(cs.ids, id)
 	}
 	cs.answers = append(cs.answers, aw)
 }
 
-// endChangeset commits the open changeset and writes its answers, or the
-// one failure that stands for it.
+// endChangeset commits the open changeset and writes its answers, framed
+// as a changeset, or the one failure that stands for it, unframed (OData
+// 4.0 Part 1 §11.7.4: "the change set response is not represented using
+// the multipart/mixed media type").
 func (rn *batchRun) endChangeset() {
 	cs := rn.cs
 	rn.cs = nil
+	defer func() {
+		clear(cs.answers)
+		rn.answers, rn.arena = cs.answers[:0], rn.arena[:0]
+	}()
 	if hook := rn.h.so.hook; hook != nil && cs.fail == nil && cs.begun {
 		if err := hookCall(hook.Commit, cs.ctx); err != nil {
-			cs.fail = rn.failure(http.StatusInternalServerError, "batch: committing the changeset: "+err.Error())
+			cs.fail = rn.failure(cs.firstID, http.StatusInternalServerError, "batch: committing the changeset: "+err.Error())
 			rn.forget(cs)
 		}
 	}
+	if cs.fail != nil {
+		rn.failed = true
+		cs.fail.commit(true, nil)
+		if cs.fail.err != nil {
+			rn.aborted = true
+			return
+		}
+		rn.flush()
+		return
+	}
 	if rn.framed {
-		if rn.enc.BeginChangesetWith(batch.NewBoundary("changesetresponse_"), nil) != nil {
+		if rn.enc.BeginChangesetWith(cs.boundary, nil) != nil {
 			return
 		}
 	}
-	answers := cs.answers
-	if cs.fail != nil {
-		answers = []*answerWriter{cs.fail}
-		rn.failed = true
-	}
-	for _, aw := range answers {
-		aw.commit(true)
+	for _, aw := range cs.answers {
+		aw.commit(true, nil)
 		if aw.err != nil {
 			rn.aborted = true
 			return
@@ -247,9 +356,9 @@ func (rn *batchRun) endChangeset() {
 	rn.flush()
 }
 
-// failure returns a held handler-made failure answer without Content-ID.
-func (rn *batchRun) failure(status int, msg string) *answerWriter {
-	aw := newAnswerWriter(rn, "", false, 0)
+// failure returns a held handler-made failure answer.
+func (rn *batchRun) failure(contentID string, status int, msg string) *answerWriter {
+	aw := rn.newAnswerWriter(contentID, false, 0)
 	aw.replace(status, msg)
 	return aw
 }
@@ -257,8 +366,17 @@ func (rn *batchRun) failure(status int, msg string) *answerWriter {
 // record remembers the Location of a successful answer with a Content-ID,
 // for "$n" references, and returns that Content-ID ("" if none).
 func (rn *batchRun) record(aw *answerWriter) string {
-	loc := aw.header.Get("Location")
-	if aw.contentID == "" || loc == "" || aw.finalStatus() >= 400 {
+	if aw.contentID == "" || aw.finalStatus() >= 400 {
+		return ""
+	}
+	loc := ""
+	for _, f := range aw.fields {
+		if strings.EqualFold(f.Name, "Location") {
+			loc = f.Value
+			break
+		}
+	}
+	if loc == "" {
 		return ""
 	}
 	if rn.locs == nil {
@@ -283,15 +401,19 @@ func (rn *batchRun) lookup(id string) (string, bool) {
 }
 
 // serve builds the request for operation i and runs it through next, or
-// answers it with a refusal.
+// answers it with a refusal. Once next returns, its writer and request
+// body are dead.
 func (rn *batchRun) serve(ctx context.Context, p *batch.Part, i int, aw *answerWriter) {
-	req, status, msg := rn.request(ctx, p, i)
-	if req == nil {
+	status, msg := rn.request(ctx, p, i, aw)
+	if status != 0 {
 		aw.replace(status, msg)
+		aw.end()
 		return
 	}
+	req := &aw.req
 	aw.head = req.Method == http.MethodHead
 	defer func() {
+		aw.end()
 		v := recover()
 		if v == nil {
 			return
@@ -320,124 +442,6 @@ func (rn *batchRun) logPanic(req *http.Request, v any) {
 		return
 	}
 	log.Print(msg)
-}
-
-// request converts operation i into the *http.Request next sees, or
-// returns the status and message of the answer that refuses it.
-func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int) (*http.Request, int, string) {
-	where := " in part " + strconv.Itoa(p.Index())
-	req, err := Request(p, rn.base)
-	if err != nil {
-		return nil, http.StatusBadRequest, err.Error()
-	}
-	target := string(p.Target())
-	if resolved, ok := ResolveContentID(target, rn.lookup); ok {
-		u, err := ResolveTarget(rn.base, resolved)
-		if err != nil {
-			return nil, http.StatusBadRequest, "batch: request target " + quote(resolved) + " (from " + quote(target) + ")" + where + ": " + err.Error()
-		}
-		req.URL = u
-	}
-	u := req.URL
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, http.StatusBadRequest, "batch: request target " + quote(target) + where + " is not an http or https URL"
-	}
-	if !rn.sameHost(u) {
-		return nil, http.StatusForbidden, "batch: request target " + quote(target) + where + " is on host " + quote(u.Host) +
-			", but the batch was sent to " + quote(rn.base.Host) + ": operations cannot reach other hosts"
-	}
-	if isBatchPath(u.Path) || isMultipart(req.Header.Get("Content-Type")) {
-		return nil, http.StatusBadRequest, "batch: request target " + quote(target) + where + " is a batch: a batch cannot contain another batch"
-	}
-	req.Host = u.Host
-	req.URL = &url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery, ForceQuery: u.ForceQuery}
-	req.RequestURI = req.URL.RequestURI()
-	req.Header.Del("Host")
-	for k, vs := range rn.inherit {
-		if _, ok := req.Header[k]; !ok {
-			req.Header[k] = append([]string(nil), vs...)
-		}
-	}
-	n := rn.lens[i]
-	req.ContentLength = n
-	if n > 0 {
-		req.Body = partBody{p}
-	} else {
-		req.Body = http.NoBody
-	}
-	if n > 0 || req.Header.Get("Content-Length") != "" {
-		req.Header.Set("Content-Length", strconv.FormatInt(n, 10))
-	}
-	if req.ProtoMajor == 0 {
-		req.Proto, req.ProtoMajor, req.ProtoMinor = "HTTP/1.1", 1, 1
-	}
-	req.RemoteAddr = rn.outer.RemoteAddr
-	req.TLS = rn.outer.TLS
-	return req.WithContext(ctx), 0, ""
-}
-
-// sameHost reports whether u's host is the batch's own, or one of
-// AllowHosts, default ports aside.
-func (rn *batchRun) sameHost(u *url.URL) bool {
-	h := canonHost(u.Host, u.Scheme)
-	if h == canonHost(rn.base.Host, rn.base.Scheme) {
-		return true
-	}
-	for _, a := range rn.h.so.hosts {
-		if h == canonHost(a, u.Scheme) {
-			return true
-		}
-	}
-	return false
-}
-
-// canonHost lower-cases host and drops the scheme's default port.
-func canonHost(host, scheme string) string {
-	host = strings.ToLower(host)
-	switch scheme {
-	case "http":
-		host = strings.TrimSuffix(host, ":80")
-	case "https":
-		host = strings.TrimSuffix(host, ":443")
-	}
-	return host
-}
-
-// isBatchPath reports whether the last segment of path is $batch.
-func isBatchPath(path string) bool {
-	seg := path[strings.LastIndexByte(path, '/')+1:]
-	return strings.EqualFold(seg, "$batch")
-}
-
-func isMultipart(ct string) bool {
-	ct = strings.ToLower(strings.TrimSpace(ct))
-	return strings.HasPrefix(ct, "multipart/")
-}
-
-// notInherited names the batch request's headers that describe the batch
-// message rather than its operations (see Handler).
-var notInherited = map[string]bool{
-	"Accept": true, "Accept-Encoding": true, "Prefer": true, "Host": true, "Expect": true, "Range": true,
-	"Connection": true, "Keep-Alive": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
-}
-
-// inheritable returns the headers of the batch request that operations
-// inherit.
-func inheritable(outer http.Header) http.Header {
-	conn := make(map[string]bool)
-	for _, v := range outer.Values("Connection") {
-		for _, f := range strings.Split(v, ",") {
-			conn[http.CanonicalHeaderKey(strings.TrimSpace(f))] = true
-		}
-	}
-	out := make(http.Header)
-	for k, vs := range outer {
-		if notInherited[k] || conn[k] || strings.HasPrefix(k, "Content-") || strings.HasPrefix(k, "If-") || strings.HasPrefix(k, "Proxy-") {
-			continue
-		}
-		out[k] = vs
-	}
-	return out
 }
 
 // hookBegin calls h.Begin, a panic counting as its error.

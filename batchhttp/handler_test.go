@@ -369,12 +369,12 @@ func TestHandlerChangesetRollback(t *testing.T) {
 		wantServed int
 	}{
 		{"operation fails", txHook{}, []string{"POST /items a", "POST /items b", "PATCH /items(9) c"},
-			[]string{`404 3 "no item 9\n" @1`, `200 4 "" @0`}, []string{"begin", "rollback"}, 4},
+			[]string{`404 3 "no item 9\n" @0`, `200 4 "" @0`}, []string{"begin", "rollback"}, 4},
 		{"commit fails", txHook{failCommit: true}, []string{"POST /items a", "POST /items b"},
-			[]string{`500  "{\"error\":{\"code\":\"500\",\"message\":\"batch: committing the changeset: disk full\"}}" @1`, `200 3 "" @0`},
+			[]string{`500 1 "{\"error\":{\"code\":\"500\",\"message\":\"batch: committing the changeset: disk full\"}}" @0`, `200 3 "" @0`},
 			[]string{"begin", "commit"}, 3},
 		{"begin fails", txHook{failBegin: true}, []string{"POST /items a", "POST /items b"},
-			[]string{`500  "{\"error\":{\"code\":\"500\",\"message\":\"batch: beginning the changeset: no transaction today\"}}" @1`, `200 3 "" @0`},
+			[]string{`500 1 "{\"error\":{\"code\":\"500\",\"message\":\"batch: beginning the changeset: no transaction today\"}}" @0`, `200 3 "" @0`},
 			[]string{"begin"}, 1},
 		{"success", txHook{}, []string{"POST /items a", "POST /items b"},
 			[]string{`201 1 "created 1" @1`, `201 2 "created 2" @1`, `200 3 "a,b" @0`}, []string{"begin", "commit"}, 3},

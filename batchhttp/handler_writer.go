@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/textproto"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/batchcodec/batch"
 )
@@ -17,47 +21,85 @@ import (
 // lets it add Content-Length and sniff Content-Type for small answers.
 const commitAt = 4 << 10
 
-// errAnswerTooLarge is what an operation inside a changeset gets from Write
-// once the changeset holds MaxBatchBytes of answers.
-var errAnswerTooLarge = errors.New("batch: the changeset's answers exceed the bytes the handler holds (MaxBatchBytes)")
+// sniffLen is how many bytes of a body http.DetectContentType looks at.
+const sniffLen = 512
 
-// answerWriter is the http.ResponseWriter that next sees for one operation.
-// A top-level answer streams (stream): its part header is written to the
-// encoder once the operation returns, flushes, or has written commitAt
-// bytes, and the rest of its body goes straight to the encoder. An answer
-// inside a changeset is held in memory, up to limit bytes, until the
-// changeset commits.
+var (
+	// errAnswerTooLarge is what an operation inside a changeset gets from
+	// Write once the changeset holds MaxBatchBytes of answers.
+	errAnswerTooLarge = errors.New("batch: the changeset's answers exceed the bytes the handler holds (MaxBatchBytes)")
+	// errHandlerDone is what a Write, WriteHeader-less Flush or body Read
+	// gets once the operation's handler has returned: the writer and the
+	// request body belong to that call only, as with net/http.
+	errHandlerDone = errors.New("batch: the operation's handler has returned: its ResponseWriter and request body are no longer usable")
+)
+
+// answerWriter is the http.ResponseWriter that next sees for one operation,
+// and (as *opBody) the body of the request it gets. A top-level answer
+// streams (stream): its part header is written to the encoder once the
+// operation returns, flushes, or has written commitAt bytes, and the rest
+// of its body goes straight to the encoder. An answer inside a changeset is
+// held in memory, up to limit bytes, until the changeset commits.
+//
+// Once next returns, end marks the writer done: from then on Write, Flush,
+// WriteHeader and body reads do nothing but fail, so that a goroutine that
+// next left behind cannot touch another operation's answer or body. mu
+// makes that check and the call it guards one step.
 type answerWriter struct {
+	mu sync.Mutex
+
 	r         *batchRun
+	req       http.Request // the request next sees, allocated with the writer
+	url       url.URL      // its URL
+	p         *batch.Part  // the request body, until done
 	header    http.Header
 	status    int // 0 until WriteHeader or the first Write
-	head      bool
 	contentID string
-	buf       bytes.Buffer
 
-	stream    bool
-	committed bool      // the part header has been written
-	body      io.Writer // the part's body writer, once committed
-	err       error     // sticky: the encoder or the client failed
+	// What next set, taken when the status was set, as net/http does:
+	// later changes to the header map have no effect.
+	fields   []batch.Field
+	declared int64 // Content-Length next set, -1 if none
+	sent     int64 // body bytes taken
 
-	limit    int64 // held answers: bytes allowed
-	tooLarge bool
-	panicked bool
-	discard  bool // the answer was replaced while its operation ran
+	buf   []byte    // held body
+	body  io.Writer // the part's body writer, once committed
+	err   error     // sticky: the encoder or the client failed
+	limit int64     // held answers: bytes allowed
+
+	// The flags, together so that they pack.
+	done      bool // next has returned
+	bodyShut  bool // the body was closed
+	head      bool // a HEAD request: no body
+	hasType   bool // next set Content-Type (perhaps empty)
+	encoded   bool // next set Content-Encoding
+	stream    bool // a top-level answer, streamed
+	built     bool // fields is the answer's whole header
+	committed bool // the part header has been written
+	tooLarge  bool
+	panicked  bool
 }
 
 var (
 	_ http.ResponseWriter = (*answerWriter)(nil)
 	_ http.Flusher        = (*answerWriter)(nil)
+	_ io.ReadCloser       = (*opBody)(nil)
 )
 
-func newAnswerWriter(r *batchRun, contentID string, stream bool, limit int64) *answerWriter {
-	return &answerWriter{r: r, header: make(http.Header), contentID: contentID, stream: stream, limit: limit}
+// Header returns the answer's header map. As with net/http, changes after
+// WriteHeader or the first Write have no effect; after next has returned,
+// Header returns a map that goes nowhere.
+func (aw *answerWriter) Header() http.Header {
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	if aw.done {
+		return make(http.Header)
+	}
+	if aw.header == nil {
+		aw.header = make(http.Header)
+	}
+	return aw.header
 }
-
-// Header returns the answer's header map. Changes after the answer's header
-// block has been written (see Handler) have no effect.
-func (aw *answerWriter) Header() http.Header { return aw.header }
 
 // WriteHeader sets the answer's status. Informational codes other than 101
 // are ignored, as they cannot be sent inside a batch; an invalid code panics
@@ -66,10 +108,19 @@ func (aw *answerWriter) WriteHeader(code int) {
 	if code < 100 || code > 999 {
 		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
 	}
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	if !aw.done {
+		aw.writeHeader(code)
+	}
+}
+
+func (aw *answerWriter) writeHeader(code int) {
 	if aw.status != 0 || (code < 200 && code != http.StatusSwitchingProtocols) {
 		return
 	}
 	aw.status = code
+	aw.snapshot()
 }
 
 func (aw *answerWriter) bodyAllowed() bool {
@@ -77,17 +128,42 @@ func (aw *answerWriter) bodyAllowed() bool {
 	return s >= 200 && s != http.StatusNoContent && s != http.StatusNotModified
 }
 
-// Write writes to the answer's body, with an implicit WriteHeader(200).
+// Write writes to the answer's body, with an implicit WriteHeader(200). As
+// with net/http, a Write that would take the body past a Content-Length
+// the handler set writes nothing and fails with http.ErrContentLength.
 func (aw *answerWriter) Write(p []byte) (int, error) {
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	if aw.done {
+		return 0, errHandlerDone
+	}
 	if aw.status == 0 {
-		aw.WriteHeader(http.StatusOK)
+		aw.writeHeader(http.StatusOK)
 	}
 	if !aw.bodyAllowed() {
 		return 0, http.ErrBodyNotAllowed
 	}
-	if aw.head || aw.discard {
-		return len(p), nil
+	var cut error
+	if aw.declared >= 0 && int64(len(p)) > aw.declared-aw.sent {
+		p, cut = p[:max(aw.declared-aw.sent, 0)], http.ErrContentLength
 	}
+	n := len(p)
+	var err error
+	if !aw.head {
+		n, err = aw.write(p)
+	} else if len(aw.buf) < sniffLen {
+		// A HEAD answer has no body; its first bytes are kept for
+		// sniffing its Content-Type, as net/http does.
+		aw.buf = append(aw.buf, p[:min(len(p), sniffLen-len(aw.buf))]...)
+	}
+	aw.sent += int64(n)
+	if err == nil {
+		err = cut
+	}
+	return n, err
+}
+
+func (aw *answerWriter) write(p []byte) (int, error) {
 	if aw.err != nil {
 		return 0, aw.err
 	}
@@ -99,32 +175,43 @@ func (aw *answerWriter) Write(p []byte) (int, error) {
 		return n, err
 	}
 	if aw.stream {
-		if aw.buf.Len()+len(p) > commitAt {
-			aw.commit(false)
+		if len(aw.buf)+len(p) > commitAt {
+			aw.commit(false, p)
 			if aw.err != nil {
 				return 0, aw.err
 			}
-			return aw.Write(p)
+			return aw.write(p)
 		}
-	} else if int64(aw.buf.Len()+len(p)) > aw.limit {
+	} else if int64(len(aw.buf)+len(p)) > aw.limit {
 		aw.tooLarge = true
 		return 0, errAnswerTooLarge
 	}
-	return aw.buf.Write(p)
+	aw.buf = append(aw.buf, p...)
+	return len(p), nil
 }
 
 // Flush writes what the answer holds so far and flushes the batch response,
 // for a top-level operation; inside a changeset it does nothing, as the
 // answer waits for the changeset to commit.
 func (aw *answerWriter) Flush() {
-	if !aw.stream || aw.err != nil {
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	if aw.done || !aw.stream || aw.err != nil {
 		return
 	}
 	if aw.status == 0 {
-		aw.WriteHeader(http.StatusOK)
+		aw.writeHeader(http.StatusOK)
 	}
-	aw.commit(false)
+	aw.commit(false, nil)
 	aw.r.flush()
+}
+
+// end marks the writer and the request body dead: next has returned.
+func (aw *answerWriter) end() {
+	aw.mu.Lock()
+	aw.done = true
+	aw.p = nil
+	aw.mu.Unlock()
 }
 
 // finalStatus is the answer's status once its operation has returned.
@@ -139,31 +226,193 @@ func (aw *answerWriter) finalStatus() int {
 // body. Only for answers whose header block is not written yet.
 func (aw *answerWriter) replace(status int, msg string) {
 	body := errorBody(status, msg)
-	aw.header = http.Header{
-		"Content-Type":   {"application/json; charset=utf-8"},
-		"Content-Length": {strconv.Itoa(len(body))},
-	}
 	aw.status = status
-	aw.buf.Reset()
-	aw.buf.Write(body)
+	aw.fields = append(aw.fields[:0:0],
+		batch.Field{Name: "Content-Type", Value: "application/json; charset=utf-8"})
+	aw.hasType, aw.encoded, aw.head, aw.built = true, false, false, false
+	aw.declared = int64(len(body))
+	aw.sent = aw.declared
+	aw.buf = append(aw.buf[:0:0], body...)
 	aw.tooLarge = false
 }
 
+// snapshot takes the headers next set, cleaned as net/http cleans them on
+// a real connection: names that are not tokens dropped; CR and LF in values
+// (and the other control bytes, which the encoder refuses) turned into
+// spaces; leading and trailing space trimmed. Content-Length is taken as the
+// declared length (dropped if invalid, as net/http does); Transfer-Encoding,
+// trailers and Content-ID (the part's own header) are not passed on.
+func (aw *answerWriter) snapshot() {
+	aw.declared = -1
+	h := aw.header
+	fields := aw.fields[:0]
+	if len(h) > 0 {
+		keys := aw.r.keys[:0]
+		for k := range h {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		aw.r.keys = keys[:0]
+		for _, k := range keys {
+			if !validToken(k) {
+				continue
+			}
+			ck := k
+			if len(k) >= 7 && (k[0]|0x20 == 'c' || k[0]|0x20 == 't') {
+				ck = textproto.CanonicalMIMEHeaderKey(k) // names looked at below
+			}
+			switch {
+			case ck == "Content-Length":
+				if vs := h[k]; len(vs) > 0 {
+					if n, err := strconv.ParseInt(textproto.TrimString(vs[0]), 10, 64); err == nil && n >= 0 {
+						aw.declared = n
+					}
+				}
+				continue
+			case ck == "Transfer-Encoding", ck == "Trailer", ck == "Content-Id", strings.HasPrefix(k, http.TrailerPrefix):
+				continue
+			case ck == "Content-Type":
+				aw.hasType = true
+			case ck == "Content-Encoding":
+				aw.encoded = aw.encoded || len(h[k]) > 0
+			}
+			for _, v := range h[k] {
+				fields = append(fields, batch.Field{Name: k, Value: cleanValue(v)})
+			}
+		}
+	}
+	aw.fields = fields
+}
+
+// cleanValue turns CR, LF and other control bytes but HTAB into spaces and
+// trims spaces and tabs at both ends.
+func cleanValue(v string) string {
+	ok := true
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			ok = false
+			break
+		}
+	}
+	if !ok {
+		b := []byte(v)
+		for i, c := range b {
+			if (c < ' ' && c != '\t') || c == 0x7f {
+				b[i] = ' '
+			}
+		}
+		v = string(b)
+	}
+	return strings.Trim(v, " \t")
+}
+
+// validToken reports whether s is an RFC 9110 token, what a header name
+// must be.
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isTokenByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isTokenByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// prepare decides, once the operation has returned and before anything of
+// its answer is written, everything that could make the answer unwritable:
+// a body shorter than the Content-Length next declared, or a header or body
+// line that the encoder would refuse as a delimiter of the batch or of
+// changeset (the dash-boundaries: "--" and the boundary; none for the
+// changeset at top level). Such an answer
+// becomes a 500 saying why. It reports false when the answer's header block
+// is out already and the body is short: the batch cannot go on whole.
+func (aw *answerWriter) prepare(changeset []byte) bool {
+	if aw.status == 0 {
+		aw.writeHeader(http.StatusOK)
+	}
+	if aw.tooLarge {
+		aw.replace(http.StatusInternalServerError, errAnswerTooLarge.Error())
+		return true
+	}
+	if aw.declared >= 0 && aw.sent < aw.declared && aw.bodyAllowed() && !aw.head {
+		if aw.committed {
+			return false
+		}
+		aw.replace(http.StatusInternalServerError, "batch: the operation's handler declared Content-Length "+
+			strconv.FormatInt(aw.declared, 10)+" and wrote "+strconv.FormatInt(aw.sent, 10)+" bytes")
+		return true
+	}
+	if aw.committed {
+		return true
+	}
+	for _, dash := range [2][]byte{aw.r.dash, changeset} {
+		if len(dash) == 0 {
+			continue
+		}
+		body := aw.buf
+		if aw.head {
+			body = nil // kept for sniffing only
+		}
+		if line := delimiterIn(aw.fields, body, dash); line != "" {
+			aw.replace(http.StatusInternalServerError, "batch: the operation's answer cannot be written: a line would be read as a delimiter: "+quote(line))
+			return true
+		}
+	}
+	return true
+}
+
+// delimiterIn returns the first header line or body line that starts with
+// dash (a delimiter, to a reader), or "".
+func delimiterIn(fields []batch.Field, body []byte, dash []byte) string {
+	for _, f := range fields {
+		if !strings.HasPrefix(f.Name, "--") {
+			continue // canonicalising leaves dashes alone
+		}
+		if name := textproto.CanonicalMIMEHeaderKey(f.Name); strings.HasPrefix(name, string(dash)) {
+			return name + ": " + f.Value
+		}
+	}
+	for off := 0; ; {
+		i := bytes.Index(body[off:], dash)
+		if i < 0 {
+			return ""
+		}
+		i += off
+		if i == 0 || body[i-1] == '\n' || body[i-1] == '\r' {
+			end := i + len(dash)
+			for end < len(body) && end < i+80 && body[end] != '\n' && body[end] != '\r' {
+				end++
+			}
+			return string(body[i:end])
+		}
+		off = i + 1
+	}
+}
+
 // commit writes the answer's part header and what it holds of the body.
-// final says the operation has returned, so the held body is all of it.
-func (aw *answerWriter) commit(final bool) {
+// final says the operation has returned, so the held body is all of it;
+// more is the write that makes it commit, for sniffing.
+func (aw *answerWriter) commit(final bool, more []byte) {
 	if aw.committed || aw.err != nil {
 		return
 	}
 	if aw.status == 0 {
-		aw.status = http.StatusOK
+		aw.writeHeader(http.StatusOK)
 	}
-	op := aw.operation(final)
-	if verr := op.Validate(); verr != nil {
-		aw.replace(http.StatusInternalServerError, "batch: the operation's answer cannot be written: "+verr.Error())
-		aw.discard = !final
-		op = aw.operation(true)
-	}
+	// No need to validate op: its header was cleaned when taken, its
+	// status checked by WriteHeader, its Content-ID in pass 1.
+	aw.operation(final, more)
+	op := batch.Operation{Message: batch.Response, StatusCode: aw.status, ContentID: aw.contentID, Header: aw.fields}
 	aw.committed = true
 	w, err := aw.r.enc.CreateOperation(&op)
 	if err != nil {
@@ -171,45 +420,53 @@ func (aw *answerWriter) commit(final bool) {
 		return
 	}
 	aw.body = w
-	if aw.buf.Len() > 0 {
-		if _, err := w.Write(aw.buf.Bytes()); err != nil {
+	if len(aw.buf) > 0 && !aw.head {
+		if _, err := w.Write(aw.buf); err != nil {
 			aw.err = err
 		}
 	}
-	aw.buf = bytes.Buffer{}
+	if aw.stream {
+		aw.r.spare = aw.buf[:0] // the next top-level answer's
+		aw.r.tfields = aw.fields[:0]
+		aw.buf, aw.fields = nil, nil
+	}
 }
 
-// operation builds the answer's embedded response: its status, the
-// Content-ID, and the headers sorted, without trailers. Like net/http, it
-// sniffs a missing Content-Type from the held body and, when final, sets
-// Content-Length to the held body's length.
-func (aw *answerWriter) operation(final bool) batch.Operation {
-	h := aw.header
-	if _, ok := h["Content-Type"]; !ok && aw.bodyAllowed() && aw.buf.Len() > 0 && h.Get("Content-Encoding") == "" {
-		h.Set("Content-Type", http.DetectContentType(aw.buf.Bytes()))
+// operation completes the answer's header, once: the headers next set
+// and, like net/http, a missing Content-Type sniffed from the first 512
+// bytes of the body and, when final, a missing Content-Length set to the
+// held body's length.
+func (aw *answerWriter) operation(final bool, more []byte) {
+	if aw.built {
+		return
 	}
-	if final && aw.bodyAllowed() && !aw.head && h.Get("Content-Length") == "" && h.Get("Transfer-Encoding") == "" {
-		h.Set("Content-Length", strconv.Itoa(aw.buf.Len()))
-	}
+	aw.built = true
+	fs := aw.fields
 	if !aw.bodyAllowed() {
-		h.Del("Content-Length")
-	}
-	var clean http.Header
-	for k := range h {
-		if k == "Trailer" || strings.HasPrefix(k, http.TrailerPrefix) {
-			if clean == nil {
-				clean = h.Clone()
+		fs = slices.DeleteFunc(fs, func(f batch.Field) bool {
+			return textproto.CanonicalMIMEHeaderKey(f.Name) == "Content-Length"
+		})
+	} else {
+		if !aw.hasType && !aw.encoded && len(aw.buf)+len(more) > 0 {
+			sniff := aw.buf
+			if len(sniff) < sniffLen && len(more) > 0 {
+				sniff = append(aw.r.sniff[:0], sniff...)
+				sniff = append(sniff, more[:min(len(more), sniffLen-len(sniff))]...)
+				aw.r.sniff = sniff
 			}
-			delete(clean, k)
+			fs = append(fs, batch.Field{Name: "Content-Type", Value: http.DetectContentType(sniff)})
+			aw.hasType = true
+		}
+		switch {
+		case aw.declared >= 0:
+			fs = append(fs, batch.Field{Name: "Content-Length", Value: strconv.FormatInt(aw.declared, 10)})
+		case final && !aw.head:
+			fs = append(fs, batch.Field{Name: "Content-Length", Value: strconv.Itoa(len(aw.buf))})
+		case final && aw.sent > 0 && aw.sent <= commitAt:
+			// HEAD: the length its body would have had, as net/http
+			// says when it holds the whole body.
+			fs = append(fs, batch.Field{Name: "Content-Length", Value: strconv.FormatInt(aw.sent, 10)})
 		}
 	}
-	if clean == nil {
-		clean = h
-	}
-	return batch.Operation{
-		Message:    batch.Response,
-		StatusCode: aw.status,
-		ContentID:  aw.contentID,
-		Header:     sortedFields(clean, nil),
-	}
+	aw.fields = fs
 }

@@ -86,6 +86,7 @@ type handlerConfig struct {
 	spoolMemory int64 // request bytes held in memory before a temporary file
 	hook        ChangesetHook
 	hosts       []string // more host names operations may target
+	v2          bool     // answer every batch 202 Accepted, as OData V2
 	dec         []batch.DecodeOption
 	enc         []batch.EncodeOption
 }
@@ -317,4 +318,16 @@ func MaxBufferBytes(n int64) ClientOption {
 		}
 		c.maxBuffer = n
 	})
+}
+
+// ODataV2 makes [Handler] answer every multipart/mixed batch as an OData V2
+// service does, with 202 Accepted, as SAP Gateway and SAP CAP's V2 adapter
+// answer and as pyodata, which sends no version header, requires. Without
+// it, a batch is answered 202 when its request says V2
+// (DataServiceVersion or MaxDataServiceVersion 1.0 to 2.0, without
+// OData-Version), and 200 OK otherwise, as OData V4 and UCWA answer.
+// Default false. UCWA (multipart/batching) batches are answered 200
+// whatever it says.
+func ODataV2(on bool) HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) { c.v2 = on })
 }

@@ -1,0 +1,416 @@
+package batchhttp
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/batchcodec/batch"
+)
+
+// This file builds the *http.Request that next sees for one operation,
+// after checking that net/http would have accepted the same bytes, and
+// its body.
+
+// checkEmbedded returns why http.ReadRequest would refuse the embedded
+// request of p, or "": a method that is not a token; a header name with a
+// byte that is neither a token byte nor a space (textproto accepts, without
+// canonicalising, a name with a space); a value with a control byte other
+// than HTAB (a bare CR, a NUL); more than one Host; a Content-Length that
+// is empty, not a number, or given twice with different values. A
+// Transfer-Encoding is refused too, where net/http would accept "chunked":
+// in a batch the delimiter frames the body, and a second framing is how
+// requests are smuggled.
+func checkEmbedded(p *batch.Part) string {
+	if m := p.Method(); !validTokenBytes(m) {
+		return "method " + quote(string(m)) + " is not a token"
+	}
+	hosts := 0
+	var cl []byte
+	haveCL := false
+	for _, f := range p.Header() {
+		for _, c := range f.Name {
+			if !isTokenByte(c) && c != ' ' {
+				return "header name " + quote(string(f.Name)) + " is not a token"
+			}
+		}
+		for _, c := range f.Value {
+			if (c < ' ' && c != '\t') || c == 0x7f {
+				return "the value of header " + quote(string(f.Name)) + " holds a control byte"
+			}
+		}
+		switch {
+		case equalFoldBytes(f.Name, "Transfer-Encoding"):
+			return "Transfer-Encoding in an embedded request: its body is framed by the batch"
+		case equalFoldBytes(f.Name, "Host"):
+			if hosts++; hosts > 1 {
+				return "more than one Host header"
+			}
+		case equalFoldBytes(f.Name, "Content-Length"):
+			v := trimOWS(f.Value)
+			if haveCL && string(v) != string(cl) {
+				return "Content-Length headers disagree"
+			}
+			cl, haveCL = v, true
+		}
+	}
+	if haveCL {
+		if _, err := strconv.ParseUint(string(cl), 10, 63); err != nil {
+			return "Content-Length " + quote(string(cl)) + " is not a length"
+		}
+	}
+	return ""
+}
+
+func validTokenBytes(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !isTokenByte(c) {
+			return false
+		}
+	}
+	return true
+}
+
+func equalFoldBytes(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		x, y := b[i], s[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// internMethod returns m as a string, without allocating for the common
+// methods.
+func internMethod(m []byte) string {
+	for _, s := range [...]string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut,
+		http.MethodDelete, http.MethodHead, http.MethodOptions, "MERGE"} {
+		if string(m) == s {
+			return s
+		}
+	}
+	return string(m)
+}
+
+func internProto(p []byte) string {
+	switch string(p) {
+	case "HTTP/1.1":
+		return "HTTP/1.1"
+	case "HTTP/1.0":
+		return "HTTP/1.0"
+	}
+	return string(p)
+}
+
+// plainPath reports whether target is a host-relative target that
+// url.Parse would take as it is: a path of bytes it does not escape, and a
+// query without control bytes, spaces or a fragment.
+func plainPath(t string) (path, query string, hasQuery, ok bool) {
+	if t == "" || t[0] != '/' || strings.HasPrefix(t, "//") {
+		return "", "", false, false
+	}
+	path, query, hasQuery = strings.Cut(t, "?")
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0:
+		default:
+			return "", "", false, false
+		}
+	}
+	for i := 0; i < len(query); i++ {
+		if c := query[i]; c <= ' ' || c == 0x7f || c == '#' || c >= 0x80 {
+			return "", "", false, false
+		}
+	}
+	return path, query, hasQuery, true
+}
+
+// inPart says where an operation is, for a refusal's message.
+type inPart int
+
+func (i inPart) String() string { return " in part " + strconv.Itoa(int(i)) }
+
+// template returns a request that carries ctx, for copying.
+func (rn *batchRun) template(ctx context.Context) *http.Request {
+	if rn.tmpl == nil || rn.tmplCtx != ctx {
+		rn.tmpl = (&http.Request{RemoteAddr: rn.outer.RemoteAddr, TLS: rn.outer.TLS}).WithContext(ctx)
+		rn.tmplCtx = ctx
+	}
+	return rn.tmpl
+}
+
+// request fills aw.req, the request next sees for operation i (see
+// Handler), or returns the status and message of the answer that refuses
+// it. It sets aw.contentID either way.
+func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answerWriter) (int, string) {
+	// One string holds the target, the Content-ID and every header name
+	// and value; the request's strings are slices of it.
+	hdr := p.Header()
+	id, _ := p.ContentID()
+	sb := append(rn.strs[:0], p.Target()...)
+	sb = append(sb, id...)
+	for _, f := range hdr {
+		sb = append(sb, f.Name...)
+		sb = append(sb, f.Value...)
+	}
+	n := rn.lens[i]
+	clStart := len(sb)
+	if n > 0 || p.ContentLength() >= 0 {
+		sb = strconv.AppendInt(sb, n, 10)
+	}
+	rn.strs = sb
+	all := string(sb)
+	contentLength := all[clStart:]
+	target, off := all[:len(p.Target())], len(p.Target())
+	aw.contentID, off = all[off:off+len(id)], off+len(id)
+
+	where := inPart(p.Index())
+	if problem := checkEmbedded(p); problem != "" {
+		return http.StatusBadRequest, "batch: the request" + where.String() + " is malformed: " + problem + "; it did not run"
+	}
+
+	u := &aw.url
+	requestURI := target
+	if path, query, hasQuery, ok := plainPath(target); ok {
+		u.Path, u.RawQuery, u.ForceQuery = path, query, hasQuery && query == ""
+	} else {
+		resolved := target
+		if r, ok := ResolveContentID(target, rn.lookup); ok {
+			resolved = r
+		}
+		pu, err := ResolveTarget(rn.base, resolved)
+		if err != nil {
+			return http.StatusBadRequest, "batch: request target " + quote(resolved) + where.String() + ": " + err.Error()
+		}
+		if pu.Scheme != "http" && pu.Scheme != "https" {
+			return http.StatusBadRequest, "batch: request target " + quote(target) + where.String() + " is not an http or https URL"
+		}
+		if !rn.sameHost(pu) {
+			return http.StatusForbidden, "batch: request target " + quote(target) + where.String() + " is on host " + quote(pu.Host) +
+				", but the batch was sent to " + quote(rn.base.Host) + ": operations cannot reach other hosts"
+		}
+		*u = url.URL{Path: pu.Path, RawPath: pu.RawPath, RawQuery: pu.RawQuery, ForceQuery: pu.ForceQuery}
+		requestURI = u.RequestURI()
+		if !strings.EqualFold(canonHost(pu.Host, pu.Scheme), canonHost(rn.base.Host, rn.base.Scheme)) {
+			aw.req.Host = pu.Host
+		}
+	}
+	if isBatchPath(u.Path) {
+		return http.StatusBadRequest, "batch: request target " + quote(target) + where.String() + " is a batch: a batch cannot contain another batch"
+	}
+
+	// The header: embedded fields first, then the inherited ones it
+	// does not set; one backing array for the values.
+	nv := len(hdr) + 1
+	for _, in := range rn.inherit {
+		nv += len(in.values)
+	}
+	vals := make([]string, nv)
+	h := make(http.Header, len(hdr)+len(rn.inherit)+1)
+	for _, f := range hdr {
+		name := all[off : off+len(f.Name)]
+		value := all[off+len(f.Name) : off+len(f.Name)+len(f.Value)]
+		off += len(f.Name) + len(f.Value)
+		key := textproto.CanonicalMIMEHeaderKey(name)
+		switch key {
+		case "Host", "Content-Length":
+			continue
+		case "Content-Type":
+			if isMultipart(value) {
+				return http.StatusBadRequest, "batch: request target " + quote(target) + where.String() + " is a batch: a batch cannot contain another batch"
+			}
+		}
+		if vs, ok := h[key]; ok {
+			h[key] = append(vs, value)
+			continue
+		}
+		vals[0] = value
+		h[key], vals = vals[:1:1], vals[1:]
+	}
+	for _, in := range rn.inherit {
+		if _, ok := h[in.key]; !ok {
+			m := copy(vals, in.values)
+			h[in.key], vals = vals[:m:m], vals[m:]
+		}
+	}
+	if contentLength != "" {
+		vals[0] = contentLength
+		h["Content-Length"] = vals[:1:1]
+	}
+
+	host := aw.req.Host
+	aw.req = *rn.template(ctx)
+	r := &aw.req
+	r.Method = internMethod(p.Method())
+	r.URL = u
+	r.Proto = internProto(p.Proto())
+	r.ProtoMajor, r.ProtoMinor, _ = http.ParseHTTPVersion(r.Proto)
+	if r.ProtoMajor == 0 {
+		r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	}
+	r.Header = h
+	r.ContentLength = n
+	r.Body = http.NoBody
+	if n > 0 {
+		aw.p = p
+		r.Body = (*opBody)(aw)
+	}
+	r.Host = rn.outer.Host
+	if host != "" {
+		r.Host = host
+	}
+	r.RequestURI = requestURI
+	return 0, ""
+}
+
+// opBody is the request body next reads: the operation's part, until next
+// returns or closes it.
+type opBody answerWriter
+
+func (b *opBody) Read(s []byte) (int, error) {
+	aw := (*answerWriter)(b)
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	switch {
+	case aw.done:
+		return 0, errHandlerDone
+	case aw.bodyShut:
+		return 0, http.ErrBodyReadAfterClose
+	}
+	return aw.p.Read(s)
+}
+
+// copyBufs holds the buffers of opBody.WriteTo.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// WriteTo copies the body to w with a pooled buffer, so that io.Copy does
+// not allocate one per operation. The lock is held while reading a chunk
+// only: w may be the operation's own answer.
+func (b *opBody) WriteTo(w io.Writer) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	var total int64
+	for {
+		n, rerr := b.Read(*bp)
+		if n > 0 {
+			m, werr := w.Write((*bp)[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
+func (b *opBody) Close() error {
+	aw := (*answerWriter)(b)
+	aw.mu.Lock()
+	aw.bodyShut = true
+	aw.mu.Unlock()
+	return nil
+}
+
+// sameHost reports whether u's host is the batch's own, or one of
+// AllowHosts, default ports aside.
+func (rn *batchRun) sameHost(u *url.URL) bool {
+	h := canonHost(u.Host, u.Scheme)
+	if h == canonHost(rn.base.Host, rn.base.Scheme) {
+		return true
+	}
+	for _, a := range rn.h.so.hosts {
+		if h == canonHost(a, u.Scheme) {
+			return true
+		}
+	}
+	return false
+}
+
+// canonHost lower-cases host and drops the scheme's default port.
+func canonHost(host, scheme string) string {
+	host = strings.ToLower(host)
+	switch scheme {
+	case "http":
+		host = strings.TrimSuffix(host, ":80")
+	case "https":
+		host = strings.TrimSuffix(host, ":443")
+	}
+	return host
+}
+
+// isBatchPath reports whether the last segment of path is $batch.
+func isBatchPath(path string) bool {
+	seg := path[strings.LastIndexByte(path, '/')+1:]
+	return strings.EqualFold(seg, "$batch")
+}
+
+func isMultipart(ct string) bool {
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	return strings.HasPrefix(ct, "multipart/")
+}
+
+// notInherited names the batch request's headers that describe the batch
+// message rather than its operations (see Handler).
+var notInherited = map[string]bool{
+	"Accept": true, "Accept-Encoding": true, "Prefer": true, "Host": true, "Expect": true, "Range": true,
+	"Connection": true, "Keep-Alive": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+}
+
+// inheritable returns the headers of the batch request that operations
+// inherit, sorted by name.
+func inheritable(outer http.Header) []inherited {
+	var conn map[string]bool
+	for _, v := range outer.Values("Connection") {
+		for _, f := range strings.Split(v, ",") {
+			if conn == nil {
+				conn = make(map[string]bool)
+			}
+			conn[http.CanonicalHeaderKey(strings.TrimSpace(f))] = true
+		}
+	}
+	var out []inherited
+	for k, vs := range outer {
+		if notInherited[k] || conn[k] || strings.HasPrefix(k, "Content-") || strings.HasPrefix(k, "If-") || strings.HasPrefix(k, "Proxy-") {
+			continue
+		}
+		out = append(out, inherited{k, vs})
+	}
+	slices.SortFunc(out, func(a, b inherited) int { return strings.Compare(a.key, b.key) })
+	return out
+}

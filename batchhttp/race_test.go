@@ -1,0 +1,5 @@
+//go:build race
+
+package batchhttp
+
+const raceEnabled = true
