@@ -53,12 +53,12 @@ type ChangesetHook interface {
 // # Requests
 //
 // Handler accepts POST with Content-Type multipart/mixed (OData v4, and v2
-// and v3 with changesets) or multipart/batching (batch.UCWA); other methods get
+// and v3 with changesets) or multipart/batching (UCWA); other methods get
 // 405, other media types 415. It reads the whole body first, up to
 // [MaxBatchBytes] (413 beyond), into memory up to [SpoolMemory] and a
 // temporary file beyond, and decodes it once to check it: a malformed batch
 // gets 400 with the decoder's error (what, byte offset and part); more than
-// [MaxOperations] operations get 413 (429 for batch.UCWA); a changeset inside a
+// [MaxOperations] operations get 413 (429 for UCWA); a changeset inside a
 // changeset, a part that is not an application/http request, gets 400. In
 // each case nothing has run. Decoding options ([batch.Strict], [batch.MaxParts],
 // [batch.MaxDepth], [batch.MaxHeaderBytes], …) apply.
@@ -128,15 +128,15 @@ type ChangesetHook interface {
 // clients such as pyodata require; [ODataV2] answers so whatever the
 // request says (pyodata sends no version header). Otherwise it is answered
 // 200 OK, as OData V4 and UCWA specify. The body is a batch in the
-// request's own dialect: a multipart/batching request gets a batch.UCWA
+// request's own dialect: a multipart/batching request gets a UCWA
 // response ("msgtype=response" parts); a multipart/mixed one an OData
 // response whose successful changesets keep their framing (a
 // "changesetresponse_" boundary), as OData v4 and [MS-ODATA] v2/v3 specify.
 // [batch.WithDialect] changes the latter:
 // batch.WithDialect([batch.SharePoint]) answers changeset operations as
-// top-level parts, as batch.SharePoint does and as PnPjs and
+// top-level parts, as SharePoint does and as PnPjs and
 // office365-python expect; batch.WithDialect([batch.UCWA]) answers every
-// batch in batch.UCWA. The response boundary is "batchresponse_" and 32
+// batch in UCWA. The response boundary is "batchresponse_" and 32
 // random hex digits unless [batch.WithBoundary] sets it. A request with
 // OData-Version or OData-MaxVersion gets "OData-Version: 4.0" ("4.01" if it
 // asked for that); one with DataServiceVersion or MaxDataServiceVersion and
@@ -191,6 +191,10 @@ type ChangesetHook interface {
 // (TestHandlerLargeBatchMemory). A server that faces the internet also
 // bounds how long a client may take to send a batch, with http.Server's
 // ReadHeaderTimeout and ReadTimeout (or IdleTimeout for idle connections).
+//
+// Handler panics when the [Encoding] options cannot make an encoder (an
+// invalid boundary or an unknown dialect), as http.ServeMux.Handle panics
+// on a bad pattern: a mistake of the program, found when it starts.
 func Handler(next http.Handler, opts ...HandlerOption) http.Handler {
 	h := &handler{next: next, so: newHandlerConfig(opts)}
 	// An encoder on nothing checks the encoding options once, here, and

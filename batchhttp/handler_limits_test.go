@@ -229,7 +229,7 @@ GET /items HTTP/1.1
 }
 
 func TestHandlerPanicAfterFlush(t *testing.T) {
-	// batch.Part of the answer is out: the batch ends without its close
+	// Part of the answer is out: the batch ends without its close
 	// delimiter, and the client's decoder says so.
 	srv := newBatchServer(t, newTestApp())
 	var b RequestBatch
