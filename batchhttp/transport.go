@@ -42,8 +42,11 @@ import (
 //
 // A request is sent alone through [Base], unchanged, when it cannot go in a
 // batch: another scheme or host than the batch URL's, a path outside the
-// dialect's (see [TransportDialect]), the batch URL itself, a body larger
-// than [MaxRequestBody], an Upgrade, or a request [Batchable] refuses.
+// dialect's (see [TransportDialect]), the batch URL itself, a method other
+// than GET, POST, PUT, PATCH and DELETE, a body larger than
+// [MaxRequestBody], an Upgrade, trailers, a request [Batchable] refuses,
+// or one the codec cannot write into a batch (a header value with
+// surrounding whitespace, say).
 //
 // # Per-request semantics
 //
@@ -195,13 +198,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	c := &trCall{req: req, ctx: req.Context(), body: body, result: make(chan trResult, 1)}
 	if !t.enqueue(c) {
-		t.stats.unbatched.Add(1)
-		r := req.Clone(req.Context())
-		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-		if body == nil {
-			r.Body = nil
-		}
-		return t.cfg.base.RoundTrip(r)
+		return t.alone(c)
 	}
 	select {
 	case r := <-c.result:
@@ -210,6 +207,17 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.abandon(c)
 		return nil, c.ctx.Err()
 	}
+}
+
+// alone sends c's request through Base by itself.
+func (t *Transport) alone(c *trCall) (*http.Response, error) {
+	t.stats.unbatched.Add(1)
+	r := c.req.Clone(c.ctx)
+	r.Body, r.ContentLength = nil, int64(len(c.body))
+	if c.body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(c.body))
+	}
+	return t.cfg.base.RoundTrip(r)
 }
 
 // batchable reports whether req may go in a batch.
@@ -222,6 +230,11 @@ func (t *Transport) batchable(req *http.Request) bool {
 		return false
 	}
 	if u.Path == t.url.Path || !strings.HasPrefix(u.Path, t.scope) || u.Path == t.scope {
+		return false
+	}
+	switch req.Method {
+	case "", http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
 		return false
 	}
 	if req.Header.Get("Upgrade") != "" || len(req.Trailer) > 0 {
@@ -309,7 +322,7 @@ func (t *Transport) sendLocked(q *trQueue, why FlushReason) {
 	calls := q.calls
 	q.calls, q.bytes = nil, 0
 	delete(t.queues, q.key)
-	b := &trBatch{t: t, calls: calls, key: q.key, reason: why, sent: time.Now()}
+	b := &trBatch{t: t, calls: calls, key: q.key, reason: why, sent: time.Now(), size: len(calls)}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	for _, c := range calls {
 		c.mu.Lock()

@@ -30,13 +30,14 @@ type trBatch struct {
 	sent   time.Time
 	ctx    context.Context
 	cancel context.CancelFunc
-	gone   atomic.Int32 // callers whose context ended after sending
+	size   int          // callers at sending
+	gone   atomic.Int32 // of them, those whose context ended after sending
 }
 
 // leave counts a caller gone after sending; when every caller has gone,
 // the batch request is cancelled.
 func (b *trBatch) leave() {
-	if int(b.gone.Add(1)) == len(b.calls) {
+	if int(b.gone.Add(1)) == b.size {
 		b.cancel()
 	}
 }
@@ -57,9 +58,6 @@ func (b *trBatch) run() {
 		st.MaxWait = max(st.MaxWait, w)
 		t.stats.wait.Add(int64(w))
 	}
-	t.stats.batches.Add(1)
-	t.stats.batched.Add(int64(len(b.calls)))
-
 	err := b.exchange(&st)
 	if err == nil {
 		err = &ResponseError{Err: ErrMismatch, Requests: len(b.calls), Responses: st.Answered + st.Dropped}
@@ -82,6 +80,16 @@ func (b *trBatch) run() {
 	st.Duration = time.Since(b.sent)
 	if t.cfg.onBatch != nil {
 		t.cfg.onBatch(st)
+	}
+}
+
+// alone sends c's request by itself through Base, for a request the
+// encoder refused.
+func (b *trBatch) alone(c *trCall) {
+	defer b.t.wg.Done()
+	resp, err := b.t.alone(c)
+	if !c.deliver(resp, err) && resp != nil {
+		resp.Body.Close()
 	}
 }
 
@@ -114,9 +122,12 @@ func (b *trBatch) exchange(st *BatchStats) error {
 	if err != nil {
 		return err
 	}
+	st.Size = len(b.calls)
 	if len(b.calls) == 0 {
 		return nil
 	}
+	t.stats.batches.Add(1)
+	t.stats.batched.Add(int64(len(b.calls)))
 	outer, err := http.NewRequestWithContext(b.ctx, http.MethodPost, t.url.String(), bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -146,7 +157,7 @@ func (b *trBatch) exchange(st *BatchStats) error {
 }
 
 // encode writes the batch. A request the encoder refuses (a header value
-// with a line break, say) gets the encoder's error and is left out.
+// with surrounding whitespace, say) is left out and sent alone.
 func (b *trBatch) encode() (body []byte, contentType string, err error) {
 	var buf bytes.Buffer
 	for {
@@ -173,7 +184,8 @@ func (b *trBatch) encode() (body []byte, contentType string, err error) {
 		if bad < 0 || !errors.As(err, &ee) {
 			return nil, "", err
 		}
-		b.calls[bad].deliver(nil, err)
+		b.t.wg.Add(1)
+		go b.alone(b.calls[bad])
 		b.calls = append(b.calls[:bad:bad], b.calls[bad+1:]...)
 	}
 }

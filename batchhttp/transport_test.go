@@ -655,15 +655,53 @@ func TestTransportPassThrough(t *testing.T) {
 		resp.Body.Close()
 		assert.Equal(t, "created 123456789", string(b))
 	}
+	req, _ := http.NewRequest(http.MethodOptions, app.srv.URL+"/odata/items/1", nil)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
 	assert.EqualValues(t, 0, app.batches.Load(), "nothing was batched")
-	assert.EqualValues(t, 4, tr.Stats().Unbatched)
+	assert.EqualValues(t, 5, tr.Stats().Unbatched)
 
-	resp, err := client.Post(app.srv.URL+"/odata/items", "text/plain", strings.NewReader("small"))
+	resp, err = client.Post(app.srv.URL+"/odata/items", "text/plain", strings.NewReader("small"))
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	assert.Equal(t, "created small", string(b))
 	assert.EqualValues(t, 1, app.batches.Load(), "a small body is batched")
+}
+
+// A request the encoder refuses to write into a batch (a header value with
+// surrounding whitespace) is sent alone; the rest of its batch is batched.
+func TestTransportEncoderRefusal(t *testing.T) {
+	app := newTrApp(t)
+	tr := newTrTransport(t, app.srv.URL+"/odata/$batch", batchhttp.MaxBatch(2), batchhttp.Window(time.Hour))
+	client := &http.Client{Transport: tr}
+	got := make([]string, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/odata/items/%d", app.srv.URL, i), nil)
+			if i == 0 {
+				req.Header["X-Pad"] = []string{" padded "}
+			}
+			resp, err := client.Do(req)
+			if assert.NoError(t, err) {
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				got[i] = string(b)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, []string{`{"id":"0"}`, `{"id":"1"}`}, got)
+	assert.EqualValues(t, 2, app.hits.Load())
+	assert.EqualValues(t, 1, app.batches.Load())
+	st := tr.Stats()
+	assert.EqualValues(t, 1, st.Batched)
+	assert.EqualValues(t, 1, st.Unbatched)
 }
 
 // An answer larger than AnswerBuffer streams to its caller; the answers
