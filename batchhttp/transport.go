@@ -66,8 +66,9 @@ import (
 //
 // # Matching answers
 //
-// Answers are matched by Content-ID, in any order, in the forms "<item-3>",
-// "<response-item-3>", "response-<item-3>" and "item-3". An answer whose
+// Answers are matched by Content-ID (by "id" in [DialectGraph]), in any
+// order, in the forms "<item-3>", "<response-item-3>", "response-<item-3>"
+// and "item-3". An answer whose
 // Content-ID is unknown or answered already is dropped, never given to
 // another caller. Answers without a Content-ID (some OData servers) are
 // matched by position, and only when no answer in the batch carried one
@@ -79,7 +80,8 @@ import (
 // # Answers
 //
 // The batch answer is read in order, once, and each answer is handed to its
-// caller as soon as it is read, without holding the whole batch answer: an
+// caller as soon as it is read, without holding the whole batch answer (a
+// Graph JSON answer is decoded one response at a time, each whole): an
 // answer body of at most [AnswerBuffer] bytes is read into memory and
 // handed over whole; a larger one is handed over as a stream read straight
 // from the batch answer, and the later answers of the batch wait until its
@@ -114,8 +116,9 @@ var _ http.RoundTripper = (*Transport)(nil)
 var ErrStalled = errors.New("batch: answer body abandoned: its caller did not read it for the stall timeout")
 
 // NewTransport returns a Transport that sends batches to batchURL, such as
-// "https://tasks.googleapis.com/batch/tasks/v1" ([DialectGoogle]) or
-// "https://host/odata/v4/catalog/$batch" ([DialectOData]). It fails if
+// "https://tasks.googleapis.com/batch/tasks/v1" ([DialectGoogle]),
+// "https://host/odata/v4/catalog/$batch" ([DialectOData]) or
+// "https://graph.microsoft.com/v1.0/$batch" ([DialectGraph]). It fails if
 // batchURL is not an absolute http or https URL.
 func NewTransport(batchURL string, opts ...TransportOption) (*Transport, error) {
 	u, err := url.Parse(batchURL)
@@ -134,7 +137,7 @@ func NewTransport(batchURL string, opts ...TransportOption) (*Transport, error) 
 			return nil, fmt.Errorf("batch: NewTransport: %q is not a Google batch URL, /batch/<api>/<version>", batchURL)
 		}
 		t.scope = "/" + rest + "/"
-	case DialectOData:
+	case DialectOData, DialectGraph:
 		t.scope = u.Path[:strings.LastIndex(u.Path, "/")+1]
 	default:
 		return nil, fmt.Errorf("batch: NewTransport: unknown dialect %d", t.cfg.dialect)

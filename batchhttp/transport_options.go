@@ -43,6 +43,15 @@ const (
 	// service root are batched. Default batch size 20, the strictest
 	// service limit in use (Outlook and Graph allow 20 operations).
 	DialectOData
+	// DialectGraph is Microsoft Graph's JSON batching: the requests POSTed
+	// to .../v1.0/$batch as {"requests":[{"id","method","url","headers",
+	// "body"}]}, each url relative to the service root with a leading "/"
+	// ("/me/messages/1"), a JSON body as JSON, a text/* body as a string,
+	// any other body base64 (a body without Content-Type is not batched);
+	// answers {"responses":[{"id","status","headers","body"}]} in any
+	// order, decoded one at a time. Only requests under the service root
+	// are batched. Default batch size 20, Graph's limit.
+	DialectGraph
 )
 
 // String returns the dialect's name.
@@ -52,6 +61,8 @@ func (d TransportDialect) String() string {
 		return "Google"
 	case DialectOData:
 		return "OData"
+	case DialectGraph:
+		return "Graph"
 	}
 	return "TransportDialect(" + strconv.Itoa(int(d)) + ")"
 }
@@ -65,7 +76,8 @@ const (
 	// Google's general limit is 1000 calls per batch, but several APIs
 	// (Drive, Gmail) accept 100 at most; 100 works everywhere.
 	DefaultGoogleMaxBatch = 100
-	// DefaultODataMaxBatch is [MaxBatch]'s default for [DialectOData].
+	// DefaultODataMaxBatch is [MaxBatch]'s default for [DialectOData] and
+	// [DialectGraph].
 	DefaultODataMaxBatch = 20
 	// DefaultMaxRequestBody is the default of [MaxRequestBody]: 256 KiB.
 	DefaultMaxRequestBody = 256 << 10
@@ -106,9 +118,13 @@ func newTransportConfig(u *url.URL, opts []TransportOption) transportConfig {
 		}
 	}
 	if !c.dialectSet {
-		c.dialect = DialectOData
-		if strings.HasPrefix(u.Path, "/batch/") {
+		switch {
+		case strings.HasPrefix(u.Path, "/batch/"):
 			c.dialect = DialectGoogle
+		case strings.EqualFold(u.Hostname(), "graph.microsoft.com"):
+			c.dialect = DialectGraph
+		default:
+			c.dialect = DialectOData
 		}
 	}
 	if c.base == nil {
@@ -124,7 +140,8 @@ func newTransportConfig(u *url.URL, opts []TransportOption) transportConfig {
 }
 
 // UseDialect sets the batch protocol. Default: [DialectGoogle] when the
-// batch URL's path starts with /batch/, else [DialectOData].
+// batch URL's path starts with /batch/, [DialectGraph] when its host is
+// graph.microsoft.com, else [DialectOData].
 func UseDialect(d TransportDialect) TransportOption {
 	return transportOptionFunc(func(c *transportConfig) { c.dialect, c.dialectSet = d, true })
 }

@@ -118,7 +118,15 @@ func (c *trCall) waiting() bool {
 // (those left over then get ErrMismatch).
 func (b *trBatch) exchange(st *BatchStats) error {
 	t := b.t
-	body, ctype, err := b.encode()
+	var body []byte
+	var ctype string
+	var err error
+	if t.cfg.dialect == DialectGraph {
+		body, err = b.encodeGraph()
+		ctype = "application/json"
+	} else {
+		body, ctype, err = b.encode()
+	}
 	if err != nil {
 		return err
 	}
@@ -136,12 +144,16 @@ func (b *trBatch) exchange(st *BatchStats) error {
 		outer.Header[k] = append([]string(nil), vs...)
 	}
 	outer.Header.Set("Content-Type", ctype)
-	outer.Header.Set("Accept", "multipart/mixed")
 	if b.key != "" {
 		outer.Header.Set("Authorization", b.key)
 	}
-	if outer.Header.Get("Prefer") == "" {
-		outer.Header.Set("Prefer", "odata.continue-on-error")
+	if t.cfg.dialect == DialectGraph {
+		outer.Header.Set("Accept", "application/json")
+	} else {
+		outer.Header.Set("Accept", "multipart/mixed")
+		if outer.Header.Get("Prefer") == "" {
+			outer.Header.Set("Prefer", "odata.continue-on-error")
+		}
 	}
 	resp, err := t.cfg.base.RoundTrip(outer)
 	if err != nil {
@@ -150,6 +162,12 @@ func (b *trBatch) exchange(st *BatchStats) error {
 	defer resp.Body.Close()
 	st.Status = resp.StatusCode
 	ct := resp.Header.Get("Content-Type")
+	if t.cfg.dialect == DialectGraph {
+		if resp.StatusCode/100 != 2 || !isJSONType(ct) {
+			return b.outerFailure(resp, st)
+		}
+		return b.readGraph(resp, st)
+	}
 	if mt, _, err := batch.ParseContentType(ct); err != nil || !strings.HasPrefix(mt, "multipart/") {
 		return b.outerFailure(resp, st)
 	}
