@@ -149,6 +149,7 @@ func NewTransport(batchURL string, opts ...TransportOption) (*Transport, error) 
 type trCall struct {
 	req    *http.Request
 	ctx    context.Context
+	key    string // its queue's: the Authorization header
 	body   []byte
 	queued time.Time
 	id     string // Content-ID in its batch, set when sent
@@ -199,7 +200,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.Body = rest
 		return t.cfg.base.RoundTrip(r)
 	}
-	c := &trCall{req: req, ctx: req.Context(), body: body, result: make(chan trResult, 1)}
+	c := &trCall{req: req, ctx: req.Context(), key: req.Header.Get("Authorization"), body: body, result: make(chan trResult, 1)}
 	if !t.enqueue(c) {
 		return t.alone(c)
 	}
@@ -280,7 +281,7 @@ func readBody(req *http.Request, max int64) (body []byte, rest io.ReadCloser, er
 // enqueue adds c to its queue, starting the queue's window or sending it
 // when full. It reports false once the Transport is closed.
 func (t *Transport) enqueue(c *trCall) bool {
-	key := c.req.Header.Get("Authorization")
+	key := c.key
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -345,22 +346,20 @@ func (t *Transport) abandon(c *trCall) {
 	c.mu.Lock()
 	state := c.state
 	c.state = trGone
-	if state == trQueued {
+	if q := t.queues[c.key]; state == trQueued && q != nil {
 		t.stats.cancelled.Add(1)
-		for key, q := range t.queues {
-			for i, qc := range q.calls {
-				if qc == c {
-					q.calls = append(q.calls[:i], q.calls[i+1:]...)
-					q.bytes -= int64(len(c.body))
-					if len(q.calls) == 0 {
-						if q.timer != nil {
-							q.timer.Stop()
-						}
-						delete(t.queues, key)
-					}
-					break
-				}
+		for i, qc := range q.calls {
+			if qc == c {
+				q.calls = append(q.calls[:i], q.calls[i+1:]...)
+				q.bytes -= int64(len(c.body))
+				break
 			}
+		}
+		if len(q.calls) == 0 {
+			if q.timer != nil {
+				q.timer.Stop()
+			}
+			delete(t.queues, c.key)
 		}
 	}
 	resp, b := c.delivered, c.batch

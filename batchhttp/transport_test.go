@@ -208,7 +208,8 @@ func TestTransportCoalesces(t *testing.T) {
 	assert.Equal(t, 200, stats[0].Status)
 }
 
-// A lone request is sent when its window has passed.
+// A lone request is sent when its window has passed; once it is answered
+// the Transport runs no goroutine, without being closed.
 func TestTransportWindow(t *testing.T) {
 	app := newTrApp(t)
 	tr := newTrTransport(t, app.srv.URL+"/odata/$batch", batchhttp.Window(time.Millisecond))
@@ -216,6 +217,9 @@ func TestTransportWindow(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, `200 {"id":"7"}`, got)
 	assert.EqualValues(t, 1, app.batches.Load())
+	// Idle without Close: the batch's goroutine has exited.
+	trNoGoroutines(t)
+	assert.Equal(t, 0, tr.Stats().InFlight)
 }
 
 // A caller cancelled while queued leaves the batch: the server never sees
