@@ -345,6 +345,7 @@ type trScript struct {
 	mu     sync.Mutex
 	ops    []batch.Operation
 	outer  []http.Header
+	length []int64 // the outer requests' ContentLength
 	answer func(ops []batch.Operation) []trAnswer
 	fail   func(w http.ResponseWriter) bool // answers the batch as a whole
 }
@@ -360,6 +361,7 @@ type trAnswer struct {
 func (s *trScript) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.outer = append(s.outer, r.Header.Clone())
+	s.length = append(s.length, r.ContentLength)
 	s.mu.Unlock()
 	if s.fail != nil && s.fail(w) {
 		return
@@ -481,10 +483,18 @@ func TestTransportODataTargets(t *testing.T) {
 	}}
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	tr := newTrTransport(t, srv.URL+"/odata/v4/catalog/$batch", batchhttp.MaxBatch(2), batchhttp.Window(time.Hour))
+	tr := newTrTransport(t, srv.URL+"/odata/v4/catalog/$batch", batchhttp.MaxBatch(2), batchhttp.Window(time.Hour),
+		batchhttp.TransportHeader("OData-Version", "4.0"),
+		batchhttp.TransportCodec([]batch.EncodeOption{batch.WithBoundary("batch_fixed")}, []batch.DecodeOption{batch.Strict(true)}))
 	got := trCallAll(t, srv.URL, tr, "/odata/v4/catalog/Books(1)?$select=title", "/odata/v4/catalog/Authors('a:b')")
 	assert.Equal(t, []string{"200 Books(1)?$select=title", "200 Authors('a:b')"}, got)
-	assert.Equal(t, "odata.continue-on-error", s.outer[0].Get("Prefer"))
+	outer := s.outer[0]
+	assert.Equal(t, "odata.continue-on-error", outer.Get("Prefer"))
+	assert.Equal(t, "4.0", outer.Get("OData-Version"))
+	assert.Equal(t, "multipart/mixed; boundary=batch_fixed", outer.Get("Content-Type"))
+	assert.Equal(t, "multipart/mixed", outer.Get("Accept"))
+	assert.Empty(t, outer.Get("Authorization"), "none was given")
+	assert.Positive(t, s.length[0], "sent with a Content-Length")
 }
 
 // The mismatch rule: an answer with an unknown or repeated Content-ID is
