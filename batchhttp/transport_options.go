@@ -213,8 +213,8 @@ func StallTimeout(d time.Duration) TransportOption {
 
 // OnBatch sets a function called once per batch, after its answer has been
 // read, with what it cost; use it to tune [Window] and [MaxBatch]. It runs
-// on the batch's goroutine and must not block. Default none; see also
-// [Transport.Stats].
+// on the batch's goroutine and must not block or call [Transport.Close].
+// Default none; see also [Transport.Stats].
 func OnBatch(f func(BatchStats)) TransportOption {
 	return transportOptionFunc(func(c *transportConfig) { c.onBatch = f })
 }

@@ -764,6 +764,46 @@ func TestTransportStreamingAnswers(t *testing.T) {
 	r1.resp.Body.Close()
 }
 
+// A queue whose bodies would pass 8 MiB is sent first; Close sends the
+// rest. Both answers, larger than AnswerBuffer, stream to their callers.
+func TestTransportFlushReasons(t *testing.T) {
+	app := newTrApp(t)
+	var mu sync.Mutex
+	var reasons []string
+	tr, err := batchhttp.NewTransport(app.srv.URL+"/odata/$batch", batchhttp.Window(time.Hour),
+		batchhttp.MaxRequestBody(6<<20),
+		batchhttp.OnBatch(func(s batchhttp.BatchStats) {
+			mu.Lock()
+			reasons = append(reasons, fmt.Sprint(s.Reason, " ", s.Size))
+			mu.Unlock()
+		}))
+	require.NoError(t, err)
+	client := &http.Client{Transport: tr}
+	big := strings.Repeat("x", 5<<20)
+	done := make(chan int64, 2)
+	for i := range 2 {
+		go func() {
+			resp, err := client.Post(app.srv.URL+"/odata/items", "text/plain", strings.NewReader(big))
+			if !assert.NoError(t, err) {
+				done <- 0
+				return
+			}
+			n, _ := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			done <- n
+		}()
+		if i == 0 {
+			trWaitQueued(t, tr, 1)
+		}
+	}
+	assert.EqualValues(t, len("created ")+len(big), <-done, "the first, sent when the second came")
+	trWaitQueued(t, tr, 1)
+	require.NoError(t, tr.Close())
+	assert.EqualValues(t, len("created ")+len(big), <-done, "the second, sent by Close")
+	assert.Equal(t, []string{"bytes 1", "close 1"}, reasons)
+	trNoGoroutines(t)
+}
+
 // Close sends what is queued, and later requests go to Base unbatched; no
 // goroutine is left (checked by every test's cleanup, here explicitly).
 func TestTransportClose(t *testing.T) {
