@@ -764,6 +764,38 @@ func TestTransportStreamingAnswers(t *testing.T) {
 	r1.resp.Body.Close()
 }
 
+// A caller whose context ends while its streamed answer is unread loses
+// it; the batch moves on at once to the next caller's answer.
+func TestTransportCancelWhileStreaming(t *testing.T) {
+	app := newTrApp(t)
+	tr := newTrTransport(t, app.srv.URL+"/odata/$batch", batchhttp.MaxBatch(2), batchhttp.Window(time.Hour),
+		batchhttp.AnswerBuffer(100), batchhttp.StallTimeout(time.Hour))
+	client := &http.Client{Transport: tr}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := make(chan *http.Response, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, app.srv.URL+"/odata/big/100000", nil)
+		resp, err := client.Do(req)
+		assert.NoError(t, err)
+		first <- resp
+	}()
+	trWaitQueued(t, tr, 1)
+	second := make(chan string, 1)
+	go func() {
+		got, err := trGet(context.Background(), client, app.srv.URL+"/odata/items/2")
+		assert.NoError(t, err)
+		second <- got
+	}()
+	resp := <-first
+	require.NotNil(t, resp)
+	cancel()
+	assert.Equal(t, `200 {"id":"2"}`, <-second, "not held up by the unread body (StallTimeout is an hour)")
+	_, err := io.ReadAll(resp.Body)
+	assert.ErrorIs(t, err, context.Canceled)
+	resp.Body.Close()
+}
+
 // A queue whose bodies would pass 8 MiB is sent first; Close sends the
 // rest. Both answers, larger than AnswerBuffer, stream to their callers.
 func TestTransportFlushReasons(t *testing.T) {
