@@ -685,6 +685,40 @@ func TestTransportPassThrough(t *testing.T) {
 	assert.EqualValues(t, 1, app.batches.Load(), "a small body is batched")
 }
 
+// In the Google dialect, media downloads (alt=media), uploads (/upload/...)
+// and other APIs' paths are not batched, nor what Batchable refuses.
+func TestTransportGooglePassThrough(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	script := &trScript{answer: func(ops []batch.Operation) []trAnswer {
+		var out []trAnswer
+		for _, op := range ops {
+			out = append(out, trAnswer{"<response-" + strings.Trim(op.ContentID, "<>") + ">", 200, "batched"})
+		}
+		return out
+	}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.RequestURI())
+		mu.Unlock()
+		if r.URL.Path == "/batch/drive/v3" {
+			script.ServeHTTP(w, r)
+			return
+		}
+		_, _ = io.WriteString(w, "alone")
+	}))
+	defer srv.Close()
+	tr := newTrTransport(t, srv.URL+"/batch/drive/v3", batchhttp.Window(time.Millisecond),
+		batchhttp.Batchable(func(r *http.Request) bool { return !strings.Contains(r.URL.Path, "nobatch") }))
+	got := trCallAll(t, srv.URL, tr, "/drive/v3/files/1?alt=media", "/upload/drive/v3/files", "/gmail/v1/users/me",
+		"/drive/v3/files/nobatch", "/drive/v3/files/2?alt=json")
+	assert.Equal(t, []string{"200 alone", "200 alone", "200 alone", "200 alone", "200 batched"}, got)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.ElementsMatch(t, []string{"/drive/v3/files/1?alt=media", "/upload/drive/v3/files", "/gmail/v1/users/me",
+		"/drive/v3/files/nobatch", "/batch/drive/v3"}, paths)
+}
+
 // A request the encoder refuses to write into a batch (a header value with
 // surrounding whitespace) is sent alone; the rest of its batch is batched.
 func TestTransportEncoderRefusal(t *testing.T) {
