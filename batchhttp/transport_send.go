@@ -113,8 +113,8 @@ func (c *trCall) waiting() bool {
 }
 
 // exchange sends the batch and reads its answer. It returns the error for
-// every caller still unanswered, nil when every caller had an answer
-// (those left over then get ErrMismatch).
+// every caller still unanswered, or nil when the answer was read to its end:
+// then a caller still unanswered had no answer of its own (ErrMismatch).
 func (b *trBatch) exchange(st *BatchStats) error {
 	t := b.t
 	var body []byte
