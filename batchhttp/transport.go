@@ -190,7 +190,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.stats.unbatched.Add(1)
 		return t.cfg.base.RoundTrip(req)
 	}
-	body, rest, err := readBody(req, t.cfg.maxBody)
+	body, rest, err := readRequestBody(req, t.cfg.maxBody)
 	if err != nil {
 		return nil, err
 	}
@@ -253,10 +253,10 @@ func (t *Transport) batchable(req *http.Request) bool {
 	return true
 }
 
-// readBody reads req's body, up to max bytes, and closes it. When the body
+// readRequestBody reads req's body, up to max bytes, and closes it. When the body
 // is larger, rest is a body for Base that reads what was read and the
 // rest, and closes req.Body.
-func readBody(req *http.Request, max int64) (body []byte, rest io.ReadCloser, err error) {
+func readRequestBody(req *http.Request, max int64) (body []byte, rest io.ReadCloser, err error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return nil, nil, nil
 	}
