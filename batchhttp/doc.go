@@ -13,6 +13,10 @@
 //     *http.Response per request ([RequestBatch.ReadResponse]).
 //   - [Handler] is the server: a middleware that answers batch requests by
 //     running each operation through next, streaming the answers.
+//   - [Transport] batches the concurrent calls of any http.Client: an
+//     http.RoundTripper that gathers requests for a few milliseconds and
+//     sends them as one batch (Google, OData or Microsoft Graph JSON), each
+//     caller getting its own *http.Response.
 //
 // # Options
 //
