@@ -92,7 +92,7 @@ func main() {
 // fragment turns a README fragment into a program: the fragment is the body
 // of a function whose parameters are the names the fragments use.
 func fragment(code string) string {
-	return goProgram("func fragment(resp *http.Response, w io.Writer, dst io.Writer, mail io.Reader) error {\n"+code+"}\n", "\t_ = fragment")
+	return goProgram("func fragment(resp *http.Response, w io.Writer, dst io.Writer, mail io.Reader, ids []string) error {\n"+code+"}\n", "\t_ = fragment")
 }
 
 // packageClause finds a block that is a whole file rather than a fragment.
