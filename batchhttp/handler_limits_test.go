@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -29,57 +30,19 @@ func outerError(t *testing.T, resp *http.Response, wantStatus int) string {
 	return string(body)
 }
 
+// TestHandlerLimits checks that each limit refuses a batch before anything
+// runs, with the status its doc gives.
 func TestHandlerLimits(t *testing.T) {
 	three := func() *RequestBatch {
 		var b RequestBatch
 		b.Add(newReq(t, "POST", "/items", "a"), newReq(t, "POST", "/items", "b"), newReq(t, "POST", "/items", "c"))
 		return &b
 	}
-	t.Run("too many operations", func(t *testing.T) {
-		app := newTestApp()
-		srv := newBatchServer(t, app, MaxOperations(2))
-		body := outerError(t, post(t, srv, three()), http.StatusRequestEntityTooLarge)
-		require.Contains(t, body, "more than 2 operations")
-		require.Empty(t, app.servedList(), "nothing may run")
-	})
-	t.Run("too many operations, batch.UCWA", func(t *testing.T) {
-		app := newTestApp()
-		srv := newBatchServer(t, app, MaxOperations(2))
-		b := three()
-		_, err := b.ReadResponse(post(t, srv, b, Encoding(batch.WithDialect(batch.UCWA))))
-		var re *ResponseError
-		require.ErrorAs(t, err, &re)
-		require.ErrorIs(t, err, ErrNotBatch)
-		require.Equal(t, http.StatusTooManyRequests, re.Response.StatusCode)
-		require.Empty(t, app.servedList())
-	})
-	t.Run("too many parts", func(t *testing.T) {
-		app := newTestApp()
-		srv := newBatchServer(t, app, Decoding(batch.MaxParts(2)))
-		outerError(t, post(t, srv, three()), http.StatusRequestEntityTooLarge)
-		require.Empty(t, app.servedList())
-	})
-	t.Run("body too large, declared", func(t *testing.T) {
-		app := newTestApp()
-		srv := newBatchServer(t, app, MaxBatchBytes(200))
+	big := func() *RequestBatch {
 		var b RequestBatch
 		b.Add(newReq(t, "POST", "/items", strings.Repeat("x", 1000)))
-		req, err := b.NewRequest(context.Background(), srv.URL+"/$batch")
-		require.NoError(t, err)
-		body, err := io.ReadAll(req.Body)
-		require.NoError(t, err)
-		resp := postRaw(t, srv, req.Header.Get("Content-Type"), string(body))
-		require.Contains(t, outerError(t, resp, http.StatusRequestEntityTooLarge), "larger than 200 bytes")
-		require.Empty(t, app.servedList())
-	})
-	t.Run("body too large, streamed", func(t *testing.T) {
-		app := newTestApp()
-		srv := newBatchServer(t, app, MaxBatchBytes(200))
-		var b RequestBatch
-		b.Add(newReq(t, "POST", "/items", strings.Repeat("x", 1000)))
-		outerError(t, post(t, srv, &b), http.StatusRequestEntityTooLarge)
-		require.Empty(t, app.servedList())
-	})
+		return &b
+	}
 	nested := toCRLF(`--b
 Content-Type: multipart/mixed; boundary=cs1
 
@@ -96,20 +59,63 @@ x
 --cs1--
 --b--
 `)
-	t.Run("changeset in a changeset", func(t *testing.T) {
-		app := newTestApp()
-		srv := newBatchServer(t, app)
-		body := outerError(t, postRaw(t, srv, "multipart/mixed; boundary=b", nested), http.StatusBadRequest)
-		require.Contains(t, body, "a changeset inside a changeset (part 1 at offset")
-		require.Empty(t, app.servedList())
-	})
-	t.Run("batch.MaxDepth 0", func(t *testing.T) {
-		app := newTestApp()
-		srv := newBatchServer(t, app, Decoding(batch.MaxDepth(1)))
-		body := outerError(t, postRaw(t, srv, "multipart/mixed; boundary=b", nested), http.StatusBadRequest)
-		require.Contains(t, body, "nested too deep")
-		require.Empty(t, app.servedList())
-	})
+	raw := func(body string) func(*httptest.Server) *http.Response {
+		return func(srv *httptest.Server) *http.Response {
+			return postRaw(t, srv, "multipart/mixed; boundary=b", body)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		opts   []HandlerOption
+		send   func(srv *httptest.Server) *http.Response
+		status int
+		want   string // in the error body
+	}{
+		{"too many operations", []HandlerOption{MaxOperations(2)},
+			func(srv *httptest.Server) *http.Response { return post(t, srv, three()) },
+			http.StatusRequestEntityTooLarge, "more than 2 operations"},
+		{"too many operations, UCWA", []HandlerOption{MaxOperations(2)},
+			func(srv *httptest.Server) *http.Response {
+				return post(t, srv, three(), Encoding(batch.WithDialect(batch.UCWA)))
+			},
+			http.StatusTooManyRequests, "more than 2 operations"},
+		{"too many parts", []HandlerOption{Decoding(batch.MaxParts(2))},
+			func(srv *httptest.Server) *http.Response { return post(t, srv, three()) },
+			http.StatusRequestEntityTooLarge, ""},
+		{"body too large, declared", []HandlerOption{MaxBatchBytes(200)},
+			func(srv *httptest.Server) *http.Response {
+				b := big()
+				req, err := b.NewRequest(context.Background(), srv.URL+"/$batch")
+				require.NoError(t, err)
+				body, err := io.ReadAll(req.Body)
+				require.NoError(t, err)
+				return postRaw(t, srv, req.Header.Get("Content-Type"), string(body))
+			},
+			http.StatusRequestEntityTooLarge, "larger than 200 bytes"},
+		{"body too large, streamed", []HandlerOption{MaxBatchBytes(200)},
+			func(srv *httptest.Server) *http.Response {
+				// A body of unknown length: the batch goes out chunked,
+				// with no Content-Length to refuse it by.
+				r := newReq(t, "POST", "/items", "")
+				r.Body, r.ContentLength, r.GetBody = io.NopCloser(strings.NewReader(strings.Repeat("x", 1000))), 0, nil
+				var b RequestBatch
+				b.Add(r)
+				return post(t, srv, &b)
+			},
+			http.StatusRequestEntityTooLarge, ""},
+		{"changeset in a changeset", nil, raw(nested),
+			http.StatusBadRequest, "a changeset inside a changeset (part 1"},
+		{"MaxDepth(1): no changeset at all", []HandlerOption{Decoding(batch.MaxDepth(1))}, raw(nested),
+			http.StatusBadRequest, "nested too deep"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := newTestApp()
+			srv := newBatchServer(t, app, tc.opts...)
+			body := outerError(t, tc.send(srv), tc.status)
+			require.Contains(t, body, tc.want)
+			require.Empty(t, app.servedList(), "nothing may run")
+		})
+	}
 }
 
 func TestHandlerMalformed(t *testing.T) {
@@ -327,7 +333,7 @@ func TestHandlerDialects(t *testing.T) {
 		require.True(t, strings.HasPrefix(types[0], "multipart/mixed; boundary=changesetresponse_"), types[0])
 		diff(t, "depths", []int{0, 1, 1, 0, 0}, depths) // start, two answers, end, GET
 	})
-	t.Run("batch.SharePoint", func(t *testing.T) {
+	t.Run("SharePoint", func(t *testing.T) {
 		srv := newBatchServer(t, newTestApp(), Encoding(batch.WithDialect(batch.SharePoint)))
 		b := build(true)
 		resp := post(t, srv, b, OuterHeader("DataServiceVersion", "3.0"))
@@ -341,7 +347,7 @@ func TestHandlerDialects(t *testing.T) {
 		body, _ := io.ReadAll(resps[2].Body)
 		require.Equal(t, "a,b,a,b", string(body))
 	})
-	t.Run("batch.UCWA", func(t *testing.T) {
+	t.Run("UCWA", func(t *testing.T) {
 		srv := newBatchServer(t, newTestApp())
 		resp := post(t, srv, build(false), Encoding(batch.WithDialect(batch.UCWA)))
 		require.True(t, strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/batching; boundary="))
