@@ -1,0 +1,512 @@
+package jsonbatch
+
+import (
+	"bytes"
+	"strconv"
+	"unicode/utf8"
+)
+
+// The decoder reads each item in two passes over bytes it holds, both pure
+// functions over []byte so that every case is tested without a reader
+// (STYLE.md rule 4):
+//
+//  1. scanExtent finds where a value ends, resumably: it is called again
+//     with more bytes and carries on where it stopped, so a slow reader or a
+//     large item costs one scan, never a rescan from the start.
+//  2. parser validates the complete value (RFC 8259 grammar, escapes,
+//     UTF-8) and picks out the item's members. It answers "valid",
+//     "invalid at offset N", or errNeedMore when the bytes end first.
+//
+// The first pass only counts brackets outside strings; the second is the
+// authority on syntax. When the first pass stops early (the input ended, a
+// limit was hit), the second runs over what was read so that an earlier
+// syntax error is reported where it is.
+
+// Answers of scanExtent.
+const (
+	extMore    = iota // the bytes end inside the value
+	extDone           // the value ends at extent.p
+	extTooDeep        // a bracket at extent.p nests deeper than the limit
+)
+
+// extent is scanExtent's state between calls.
+type extent struct {
+	p      int  // bytes of the value scanned so far
+	depth  int  // open brackets
+	inStr  bool // inside a string
+	esc    bool // the byte at p is escaped
+	scalar bool // the value is a number or a literal
+}
+
+// scanExtent continues scanning the value that b starts with (b[0] is its
+// first byte) from st.p. A number or literal ends before the first byte that
+// cannot belong to it; at the end of b it needs more, as a value inside the
+// document is always followed by a comma or a closing bracket.
+func scanExtent(b []byte, st *extent, maxDepth int) int {
+	p := st.p
+	if p == 0 {
+		if len(b) == 0 {
+			return extMore
+		}
+		switch b[0] {
+		case '"':
+			st.inStr = true
+		case '{', '[':
+			st.depth = 1
+			if maxDepth < 1 {
+				return extTooDeep
+			}
+		default:
+			st.scalar = true
+		}
+		p = 1
+	}
+	if st.scalar {
+		for ; p < len(b); p++ {
+			if isDelim(b[p]) {
+				st.p = p
+				return extDone
+			}
+		}
+		st.p = p
+		return extMore
+	}
+	for {
+		if st.inStr {
+			if st.esc {
+				if p >= len(b) {
+					st.p = p
+					return extMore
+				}
+				p++
+				st.esc = false
+			}
+			for {
+				rest := b[p:]
+				q := bytes.IndexByte(rest, '"')
+				var bs int
+				if q < 0 {
+					bs = bytes.IndexByte(rest, '\\')
+				} else {
+					bs = bytes.IndexByte(rest[:q], '\\')
+				}
+				if bs >= 0 {
+					p += bs + 1
+					if p >= len(b) {
+						st.esc = true
+						st.p = p
+						return extMore
+					}
+					p++
+					continue
+				}
+				if q < 0 {
+					st.p = len(b)
+					return extMore
+				}
+				p += q + 1
+				st.inStr = false
+				break
+			}
+			if st.depth == 0 {
+				st.p = p
+				return extDone
+			}
+		}
+		for p < len(b) {
+			c := b[p]
+			p++
+			switch c {
+			case '"':
+				st.inStr = true
+			case '{', '[':
+				st.depth++
+				if st.depth > maxDepth {
+					st.p = p - 1
+					return extTooDeep
+				}
+			case '}', ']':
+				st.depth--
+				if st.depth == 0 {
+					st.p = p
+					return extDone
+				}
+			}
+			if st.inStr {
+				break
+			}
+		}
+		if !st.inStr {
+			st.p = p
+			return extMore
+		}
+	}
+}
+
+// isDelim reports whether c ends a number or a literal.
+func isDelim(c byte) bool {
+	switch c {
+	case ' ', '\t', '\r', '\n', ',', ']', '}', ':':
+		return true
+	}
+	return false
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r'
+}
+
+// strSafe marks the bytes a string holds without a closer look: printable
+// ASCII other than the quote and the backslash.
+var strSafe = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// parser is the second pass: a strict recursive-descent reader of complete
+// values held in b. Its methods return false on failure and record the first
+// error (err, off, detail); err is errNeedMore when b ends inside a value.
+type parser struct {
+	b        []byte
+	i        int
+	depth    int
+	maxDepth int
+
+	err    error
+	off    int
+	detail string
+}
+
+func (p *parser) fail(off int, err error, detail string) bool {
+	if p.err == nil {
+		p.err, p.off, p.detail = err, off, detail
+	}
+	return false
+}
+
+func (p *parser) needMore() bool { return p.fail(len(p.b), errNeedMore, "") }
+
+func (p *parser) syntax(off int, detail string) bool { return p.fail(off, ErrSyntax, detail) }
+
+// unexpected fails for the byte at p.i, or needs more at the end of b.
+func (p *parser) unexpected(want string) bool {
+	if p.i >= len(p.b) {
+		return p.needMore()
+	}
+	return p.syntax(p.i, "invalid character "+quoteByte(p.b[p.i])+", want "+want)
+}
+
+func quoteByte(c byte) string {
+	if c == '\'' {
+		return `'\''`
+	}
+	return strconv.QuoteRune(rune(c))
+}
+
+func (p *parser) ws() {
+	for p.i < len(p.b) && isSpace(p.b[p.i]) {
+		p.i++
+	}
+}
+
+// expect skips whitespace and then the byte c.
+func (p *parser) expect(c byte, want string) bool {
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return p.unexpected(want)
+}
+
+// str reads the string at p.i (which holds '"'). It returns the span of the
+// contents between the quotes and whether they hold escapes.
+func (p *parser) str() (s, e int, esc, ok bool) {
+	b := p.b
+	i := p.i + 1
+	s = i
+	for {
+		for i < len(b) && strSafe[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return 0, 0, false, p.needMore()
+		}
+		switch c := b[i]; {
+		case c == '"':
+			p.i = i + 1
+			return s, i, esc, true
+		case c == '\\':
+			esc = true
+			if i+1 >= len(b) {
+				return 0, 0, false, p.needMore()
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				for k := i + 2; k < i+6; k++ {
+					if k >= len(b) {
+						return 0, 0, false, p.needMore()
+					}
+					if unhex(b[k]) < 0 {
+						return 0, 0, false, p.syntax(k, "invalid \\u escape")
+					}
+				}
+				i += 6
+			default:
+				return 0, 0, false, p.syntax(i, "invalid escape "+quoteByte(b[i+1]))
+			}
+		case c < 0x20:
+			return 0, 0, false, p.syntax(i, "control character "+quoteByte(c)+" in string")
+		default:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				if !utf8.FullRune(b[i:]) {
+					return 0, 0, false, p.needMore()
+				}
+				return 0, 0, false, p.syntax(i, "invalid UTF-8 in string")
+			}
+			i += size
+		}
+	}
+}
+
+func unhex(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c - 'a' + 10)
+	case 'A' <= c && c <= 'F':
+		return int(c - 'A' + 10)
+	}
+	return -1
+}
+
+// value skips the value at p.i, validating it.
+func (p *parser) value() bool {
+	if p.i >= len(p.b) {
+		return p.needMore()
+	}
+	switch c := p.b[p.i]; c {
+	case '{':
+		return p.object()
+	case '[':
+		return p.array()
+	case '"':
+		_, _, _, ok := p.str()
+		return ok
+	case 't':
+		return p.literal("true")
+	case 'f':
+		return p.literal("false")
+	case 'n':
+		return p.literal("null")
+	default:
+		if c == '-' || '0' <= c && c <= '9' {
+			return p.number()
+		}
+		return p.unexpected("a value")
+	}
+}
+
+func (p *parser) literal(word string) bool {
+	rest := p.b[p.i:]
+	for k := 0; k < len(word); k++ {
+		if k >= len(rest) {
+			return p.needMore()
+		}
+		if rest[k] != word[k] {
+			return p.syntax(p.i+k, "invalid literal, want "+word)
+		}
+	}
+	p.i += len(word)
+	return true
+}
+
+// number reads a number. One that reaches the end of b needs more: inside
+// the document, a number is always followed by another byte.
+func (p *parser) number() bool {
+	b, i := p.b, p.i
+	digits := func() bool {
+		if i >= len(b) {
+			return p.needMore()
+		}
+		if b[i] < '0' || b[i] > '9' {
+			return p.syntax(i, "invalid character "+quoteByte(b[i])+" in number")
+		}
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+		return true
+	}
+	if b[i] == '-' {
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if !digits() {
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	if i >= len(b) {
+		return p.needMore()
+	}
+	p.i = i
+	return true
+}
+
+func (p *parser) enter() bool {
+	p.depth++
+	if p.depth > p.maxDepth {
+		return p.fail(p.i, ErrTooDeep, "")
+	}
+	p.i++
+	return true
+}
+
+func (p *parser) object() bool {
+	if !p.enter() {
+		return false
+	}
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		p.depth--
+		return true
+	}
+	for {
+		p.ws()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return p.unexpected("a member name")
+		}
+		if _, _, _, ok := p.str(); !ok {
+			return false
+		}
+		if !p.expect(':', "':'") {
+			return false
+		}
+		p.ws()
+		if !p.value() {
+			return false
+		}
+		if more, ok := p.next('}'); !ok || !more {
+			return ok
+		}
+	}
+}
+
+// next skips whitespace and a comma (more is true) or the closer (more is
+// false, the container is left).
+func (p *parser) next(closer byte) (more, ok bool) {
+	p.ws()
+	if p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+			return true, true
+		case closer:
+			p.i++
+			p.depth--
+			return false, true
+		}
+	}
+	return false, p.unexpected("',' or " + quoteByte(closer))
+}
+
+func (p *parser) array() bool {
+	if !p.enter() {
+		return false
+	}
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+		p.depth--
+		return true
+	}
+	for {
+		p.ws()
+		if !p.value() {
+			return false
+		}
+		if more, ok := p.next(']'); !ok || !more {
+			return ok
+		}
+	}
+}
+
+// unescape appends the contents of a JSON string (between its quotes, already
+// validated by parser.str) to dst with its escapes decoded. A lone surrogate
+// becomes U+FFFD, as encoding/json does.
+func unescape(dst, s []byte) []byte {
+	for len(s) > 0 {
+		i := bytes.IndexByte(s, '\\')
+		if i < 0 {
+			return append(dst, s...)
+		}
+		dst = append(dst, s[:i]...)
+		c := s[i+1]
+		s = s[i+2:]
+		switch c {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := hex4(s)
+			s = s[4:]
+			if utf16IsSurrogate(r) {
+				r2 := rune(-1)
+				if len(s) >= 6 && s[0] == '\\' && s[1] == 'u' {
+					r2 = hex4(s[2:])
+				}
+				if dec := utf16Decode(r, r2); dec != utf8.RuneError {
+					s = s[6:]
+					r = dec
+				} else {
+					r = utf8.RuneError
+				}
+			}
+			dst = utf8.AppendRune(dst, r)
+		default: // '"', '\\', '/'
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+func hex4(s []byte) rune {
+	return rune(unhex(s[0])<<12 | unhex(s[1])<<8 | unhex(s[2])<<4 | unhex(s[3]))
+}
+
+func utf16IsSurrogate(r rune) bool { return 0xd800 <= r && r < 0xe000 }
+
+func utf16Decode(r1, r2 rune) rune {
+	if 0xd800 <= r1 && r1 < 0xdc00 && 0xdc00 <= r2 && r2 < 0xe000 {
+		return (r1-0xd800)<<10 | (r2 - 0xdc00) + 0x10000
+	}
+	return utf8.RuneError
+}
