@@ -1,6 +1,7 @@
 package jsonbatch
 
 import (
+	"bytes"
 	"io"
 
 	"github.com/batchcodec/batch"
@@ -123,6 +124,9 @@ func (d *Decoder) next() (*Item, error) {
 			if err := d.skipBOM(); err != nil {
 				return nil, err
 			}
+			if d.eof && d.wp-d.rp < 3 && bytes.HasPrefix(bom, d.buf[d.rp:d.wp]) {
+				return nil, d.truncated()
+			}
 			c, err := d.peek()
 			if err != nil {
 				return nil, err
@@ -164,7 +168,7 @@ func (d *Decoder) next() (*Item, error) {
 			}
 			if c == ']' {
 				d.rp++
-				d.state = stMembers
+				d.state, d.first = stMembers, false
 				continue
 			}
 			if !d.first {
@@ -372,11 +376,13 @@ func (d *Decoder) skipBOM() error {
 			return err
 		}
 	}
-	if d.wp-d.rp >= 3 && d.buf[d.rp] == 0xEF && d.buf[d.rp+1] == 0xBB && d.buf[d.rp+2] == 0xBF {
+	if bytes.HasPrefix(d.buf[d.rp:d.wp], bom) {
 		d.rp += 3
 	}
 	return nil
 }
+
+var bom = []byte{0xEF, 0xBB, 0xBF}
 
 // trailer reads the rest of the input after the document: whitespace only.
 func (d *Decoder) trailer() error {

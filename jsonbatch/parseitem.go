@@ -44,6 +44,7 @@ const (
 	mHeaders
 	mDeps
 	mBody
+	mNull // a known member whose value is null: absent
 )
 
 // memberBit maps a member name to its bit; 0 for a member that is skipped.
@@ -130,9 +131,11 @@ func (d *Decoder) parseItem(b []byte, off int64) (*Item, error) {
 				if !p.literal("null") {
 					return fail()
 				}
-				bit = 0
+				bit = mNull
 			}
 			switch bit {
+			case mNull:
+				bit = 0
 			case 0:
 				if !p.value() {
 					return fail()
