@@ -264,6 +264,11 @@ func (d *Decoder) member(c byte) error {
 	if !p.value() {
 		return d.parseError(&p, voff)
 	}
+	if p.i != n {
+		// The extent of a number or literal runs to the next delimiter;
+		// the parser stopped before it ("00").
+		return d.errorAt(voff+int64(p.i), ErrSyntax, "invalid character "+quoteByte(p.b[p.i])+" after a value")
+	}
 	d.rp += n
 	return nil
 }

@@ -80,9 +80,16 @@ func cloneOps(ops []Operation) []Operation {
 	return out
 }
 
+// lowerNames lower-cases ASCII letters in header names, as the OData
+// dialect writes them.
 func lowerNames(h []batch.Field) {
 	for i := range h {
-		h[i].Name = strings.ToLower(h[i].Name)
+		h[i].Name = strings.Map(func(r rune) rune {
+			if 'A' <= r && r <= 'Z' {
+				return r + 'a' - 'A'
+			}
+			return r
+		}, h[i].Name)
 	}
 }
 
