@@ -447,8 +447,8 @@ func (d *Decoder) buildItem(b []byte, off int64) (*Item, error) {
 // (OData writes base64url, Graph base64), appending to dst, which has room.
 // A line break is ignored, as in MIME's base64.
 func decodeBase64(dst, src []byte) ([]byte, bool) {
-	url := bytes.ContainsAny(src, "-_")
-	if url && bytes.ContainsAny(src, "+/") {
+	url := bytes.IndexByte(src, '-') >= 0 || bytes.IndexByte(src, '_') >= 0
+	if url && (bytes.IndexByte(src, '+') >= 0 || bytes.IndexByte(src, '/') >= 0) {
 		return nil, false
 	}
 	for len(src) > 0 && (src[len(src)-1] == '=' || src[len(src)-1] == '\n' || src[len(src)-1] == '\r') {

@@ -2,6 +2,7 @@ package jsonbatch
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
 )
@@ -228,6 +229,11 @@ func (p *parser) str() (s, e int, esc, ok bool) {
 	i := p.i + 1
 	s = i
 	for {
+		// Eight bytes at a time while none needs a closer look, then
+		// one at a time up to the one that does.
+		for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
 		for i < len(b) && strSafe[b[i]] {
 			i++
 		}
@@ -272,6 +278,21 @@ func (p *parser) str() (s, e int, esc, ok bool) {
 			i += size
 		}
 	}
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// special8 reports whether any of the eight bytes in x is not strSafe: below
+// 0x20, a quote, a backslash, or 0x80 and above. (The usual SWAR tests:
+// each sets the high bit of a byte that is zero or below n, with no false
+// positive when no byte is.)
+func special8(x uint64) bool {
+	q := x ^ ('"' * ones)
+	bs := x ^ ('\\' * ones)
+	return ((x-0x20*ones)&^x|(q-ones)&^q|(bs-ones)&^bs|x)&highs != 0
 }
 
 func unhex(c byte) int {
