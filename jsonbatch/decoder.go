@@ -72,7 +72,8 @@ func NewDecoder(r io.Reader, opts ...DecodeOption) *Decoder {
 }
 
 // Reset makes d read a new batch from r, with opts applied over the
-// defaults. It keeps the buffers, so a reused Decoder allocates less.
+// defaults. It keeps the buffers, so a reused Decoder allocates nothing
+// in steady state.
 func (d *Decoder) Reset(r io.Reader, opts ...DecodeOption) {
 	*d = Decoder{
 		r:       r,
@@ -84,7 +85,9 @@ func (d *Decoder) Reset(r io.Reader, opts ...DecodeOption) {
 		first:   true,
 	}
 	buildDecodeOptions(&d.opts, opts)
-	if n := d.opts.bufferSize; cap(d.buf) < n || cap(d.buf) > 2*n {
+	// A buffer grown for a large item is kept, up to what the limits let
+	// it grow to, so that a reused decoder reaches a steady state.
+	if n := d.opts.bufferSize; cap(d.buf) < n || cap(d.buf) > 2*max(n, d.opts.maxItem) {
 		d.buf = make([]byte, n)
 	}
 	d.buf = d.buf[:cap(d.buf)]
@@ -282,18 +285,26 @@ func (d *Decoder) readItem(c byte) (*Item, error) {
 		}
 		return nil, d.errorAt(off, ErrInvalidItem, "an item is not a JSON object")
 	}
-	n, err := d.delimit()
-	if err != nil {
-		return nil, err
-	}
-	it, err := d.parseItem(d.buf[d.rp:d.rp+n], off)
+	// Most items are already in the buffer, whole: one pass of the
+	// parser reads them. Only an item that runs past the bytes read so far
+	// is delimited first by the resumable scanner, which reads more input.
+	// The parser sees at most MaxItemBytes, so that a longer item is
+	// refused the same way on both paths.
+	it, err := d.parseItem(d.buf[d.rp:d.rp+min(d.wp-d.rp, d.opts.maxItem)], off)
 	if err == errNeedMore {
-		// Unreachable: delimit hands over whole objects only.
-		err = d.errorAt(off+int64(n), ErrSyntax, "item ended early")
+		var n int
+		if n, err = d.delimit(); err != nil {
+			return nil, err
+		}
+		if it, err = d.parseItem(d.buf[d.rp:d.rp+n], off); err == errNeedMore {
+			// Unreachable: delimit hands over whole objects only.
+			err = d.errorAt(off+int64(n), ErrSyntax, "item ended early")
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
+	n := d.sc.end
 	d.rp += n
 	return it, nil
 }

@@ -31,6 +31,7 @@ type itemScan struct {
 	bodyStr sspan // its contents when the value is a string
 	isStr   bool
 	escLen  int // bytes of strings with escapes, to reserve scratch
+	end     int // the item's length: b[:end] is the object
 }
 
 // Members of an item, one bit each.
@@ -79,10 +80,10 @@ func memberBit(name []byte, msg batch.MessageKind) uint16 {
 	return 0
 }
 
-// parseItem parses the item object b, which starts at input offset off, and
-// fills d.item. It returns errNeedMore, unwrapped, when b ends inside the
-// item (delimit's failure path parses prefixes), and a *batch.SyntaxError
-// for anything else.
+// parseItem parses the item object that b starts with, at input offset off,
+// and fills d.item; d.sc.end is then the object's length. It returns
+// errNeedMore, unwrapped, when b ends inside the item, and a
+// *batch.SyntaxError for anything else.
 func (d *Decoder) parseItem(b []byte, off int64) (*Item, error) {
 	sc := &d.sc
 	*sc = itemScan{hdr: sc.hdr[:0], deps: sc.deps[:0]}
@@ -224,10 +225,7 @@ func (d *Decoder) parseItem(b []byte, off int64) (*Item, error) {
 			}
 		}
 	}
-	if p.i != len(b) {
-		// Unreachable: delimit ends the item at its closing brace.
-		return invalid(p.i, "item ended early")
-	}
+	sc.end = p.i
 	if sc.has&mID == 0 {
 		return invalid(0, `item without "id"`)
 	}

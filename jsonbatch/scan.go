@@ -82,6 +82,10 @@ func scanExtent(b []byte, st *extent, maxDepth int) int {
 				p++
 				st.esc = false
 			}
+			// Most strings are short: look at up to 16 bytes one at a
+			// time before handing the rest to IndexByte.
+			for k := min(p+16, len(b)); p < k && b[p] != '"' && b[p] != '\\'; p++ {
+			}
 			for {
 				rest := b[p:]
 				q := bytes.IndexByte(rest, '"')
@@ -117,6 +121,9 @@ func scanExtent(b []byte, st *extent, maxDepth int) int {
 		for p < len(b) {
 			c := b[p]
 			p++
+			if !structural[c] {
+				continue
+			}
 			switch c {
 			case '"':
 				st.inStr = true
@@ -126,7 +133,7 @@ func scanExtent(b []byte, st *extent, maxDepth int) int {
 					st.p = p - 1
 					return extTooDeep
 				}
-			case '}', ']':
+			default: // '}', ']'
 				st.depth--
 				if st.depth == 0 {
 					st.p = p
@@ -143,6 +150,14 @@ func scanExtent(b []byte, st *extent, maxDepth int) int {
 		}
 	}
 }
+
+// structural marks the bytes scanExtent looks at outside strings.
+var structural = func() (t [256]bool) {
+	for _, c := range `"{}[]` {
+		t[c] = true
+	}
+	return t
+}()
 
 // isDelim reports whether c ends a number or a literal.
 func isDelim(c byte) bool {
@@ -352,29 +367,18 @@ func (p *parser) literal(word string) bool {
 // the document, a number is always followed by another byte.
 func (p *parser) number() bool {
 	b, i := p.b, p.i
-	digits := func() bool {
-		if i >= len(b) {
-			return p.needMore()
-		}
-		if b[i] < '0' || b[i] > '9' {
-			return p.syntax(i, "invalid character "+quoteByte(b[i])+" in number")
-		}
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-		return true
-	}
 	if b[i] == '-' {
 		i++
 	}
 	if i < len(b) && b[i] == '0' {
 		i++
-	} else if !digits() {
-		return false
+	} else {
+		if i = p.digits(i); i < 0 {
+			return false
+		}
 	}
 	if i < len(b) && b[i] == '.' {
-		i++
-		if !digits() {
+		if i = p.digits(i + 1); i < 0 {
 			return false
 		}
 	}
@@ -383,7 +387,7 @@ func (p *parser) number() bool {
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if !digits() {
+		if i = p.digits(i); i < 0 {
 			return false
 		}
 	}
@@ -392,6 +396,24 @@ func (p *parser) number() bool {
 	}
 	p.i = i
 	return true
+}
+
+// digits skips one or more digits from i and returns the index after them,
+// or -1 on failure.
+func (p *parser) digits(i int) int {
+	b := p.b
+	if i >= len(b) {
+		p.needMore()
+		return -1
+	}
+	if b[i] < '0' || b[i] > '9' {
+		p.syntax(i, "invalid character "+quoteByte(b[i])+" in number")
+		return -1
+	}
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 func (p *parser) enter() bool {
