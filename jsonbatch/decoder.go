@@ -319,14 +319,14 @@ func (d *Decoder) delimit() (int, error) {
 		switch scanExtent(d.buf[d.rp:d.wp], &st, d.opts.maxDepth) {
 		case extDone:
 			if st.p > d.opts.maxItem {
-				return 0, d.stopped(st.p, d.opts.maxItem, ErrItemTooLarge, "longer than MaxItemBytes")
+				return 0, d.tooLarge()
 			}
 			return st.p, nil
 		case extTooDeep:
 			return 0, d.stopped(st.p+1, st.p, ErrTooDeep, "")
 		}
 		if st.p > d.opts.maxItem {
-			return 0, d.stopped(st.p, d.opts.maxItem, ErrItemTooLarge, "longer than MaxItemBytes")
+			return 0, d.tooLarge()
 		}
 		if d.eof {
 			return 0, d.stopped(st.p, st.p, batch.ErrTruncated, "input ended inside a value")
@@ -335,6 +335,13 @@ func (d *Decoder) delimit() (int, error) {
 			return 0, err
 		}
 	}
+}
+
+// tooLarge reports a value longer than MaxItemBytes, or an earlier error
+// within its first MaxItemBytes: no further, so that how much happened to be
+// read does not change the answer.
+func (d *Decoder) tooLarge() error {
+	return d.stopped(d.opts.maxItem, d.opts.maxItem, ErrItemTooLarge, "longer than MaxItemBytes")
 }
 
 // stopped reports why delimit stopped at rel bytes into the value (err at

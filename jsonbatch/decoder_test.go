@@ -214,6 +214,7 @@ var errCases = []errCase{
 	{name: "body too large", in: `{"requests":[{"id":"1","method":"GET","url":"/a","body":"12345678"}]}`, err: ErrBodyTooLarge, offset: 56, part: 0, opts: []DecodeOption{MaxBodyBytes(8)}},
 	{name: "headers too large", in: `{"requests":[{"id":"1","method":"GET","url":"/a","headers":{"a":"b","c":"d"}}]}`, err: batch.ErrHeaderTooLarge, offset: 68, part: 0, opts: []DecodeOption{MaxHeaderBytes(100)}},
 	{name: "item too large", in: `{"requests":[` + okItem + `]}`, err: ErrItemTooLarge, offset: 13 + 20, part: 0, opts: []DecodeOption{MaxItemBytes(20), BufferSize(1)}},
+	{name: "syntax error after the item limit", in: `{"requests":[{"id":"1","method":"GET","url":"/a" "x":1}]}`, err: ErrItemTooLarge, offset: 13 + 20, part: 0, opts: []DecodeOption{MaxItemBytes(20)}},
 	{name: "syntax error before the item limit", in: `{"requests":[{"x":1 2,"id":"1","method":"GET","url":"/a"}]}`, err: ErrSyntax, offset: 20, part: 0, opts: []DecodeOption{MaxItemBytes(20)}},
 	{name: "truncated item", in: `{"requests":[{"id":"1","meth`, err: batch.ErrTruncated, offset: 28, part: 0},
 	{name: "truncated after the array", in: `{"requests":[]`, err: batch.ErrTruncated, offset: 14, part: -1},
