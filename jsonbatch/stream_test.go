@@ -123,3 +123,38 @@ func TestStreamOneGiB(t *testing.T) {
 	// scratch for decoded bodies to twice the largest body.
 	assert.Less(t, growth, int64(4<<20), "heap growth %s bytes", strconv.FormatInt(growth, 10))
 }
+
+// TestNextDoesNotReadAhead: an item is returned as soon as its closing
+// brace arrives, without waiting for the bytes after it; a server that
+// streams its answers one at a time is read one at a time.
+func TestNextDoesNotReadAhead(t *testing.T) {
+	pr, pw := io.Pipe()
+	d := NewDecoder(pr)
+	got := make(chan string)
+	go func() {
+		defer close(got)
+		for {
+			it, err := d.Next()
+			if err != nil {
+				got <- "err: " + err.Error()
+				return
+			}
+			got <- string(it.ID())
+		}
+	}()
+	for _, chunk := range []string{`{"responses":[{"id":"1","status":200}`, `,{"body":{"a":1},"status":200,"id":"2"}`, `]}`} {
+		_, err := io.WriteString(pw, chunk)
+		require.NoError(t, err)
+		if chunk == `]}` {
+			break
+		}
+		select {
+		case id := <-got:
+			assert.Contains(t, chunk, `"id":"`+id+`"`)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no item after writing %s", chunk)
+		}
+	}
+	require.NoError(t, pw.Close())
+	assert.Equal(t, "err: EOF", <-got)
+}
