@@ -135,7 +135,7 @@ func (d *Decoder) next() (*Item, error) {
 				return nil, err
 			}
 			if c != '{' {
-				return nil, d.errorAt(d.InputOffset(), ErrInvalidItem, "the document is not a JSON object")
+				return nil, d.notA(c, "the document is not a JSON object")
 			}
 			d.rp++
 			d.state, d.first = stMembers, true
@@ -248,10 +248,7 @@ func (d *Decoder) member(c byte) error {
 			return d.errorAt(off, ErrInvalidItem, "a second requests or responses member")
 		}
 		if c != '[' {
-			if c == 'n' || c == '{' || c == '"' || c == 't' || c == 'f' || c == '-' || '0' <= c && c <= '9' {
-				return d.errorAt(d.InputOffset(), ErrInvalidItem, "the "+string(name)+" member is not an array")
-			}
-			return d.errorAt(d.InputOffset(), ErrSyntax, "invalid character "+quoteByte(c)+", want a value")
+			return d.notA(c, "the "+string(name)+" member is not an array")
 		}
 		d.rp++
 		d.array, d.msg = true, msg
@@ -280,10 +277,7 @@ func (d *Decoder) member(c byte) error {
 func (d *Decoder) readItem(c byte) (*Item, error) {
 	off := d.InputOffset()
 	if c != '{' {
-		if c == ']' || c == '}' || c == ',' || c == ':' {
-			return nil, d.errorAt(off, ErrSyntax, "invalid character "+quoteByte(c)+", want an item")
-		}
-		return nil, d.errorAt(off, ErrInvalidItem, "an item is not a JSON object")
+		return nil, d.notA(c, "an item is not a JSON object")
 	}
 	// Most items are already in the buffer, whole: one pass of the
 	// parser reads them. Only an item that runs past the bytes read so far
@@ -307,6 +301,17 @@ func (d *Decoder) readItem(c byte) (*Item, error) {
 	n := d.sc.end
 	d.rp += n
 	return it, nil
+}
+
+// notA is the error for a value at the read position that starts with c
+// where an object or an array must be: ErrInvalidItem with detail for
+// another JSON value, ErrSyntax for a byte that starts none.
+func (d *Decoder) notA(c byte, detail string) error {
+	switch {
+	case c == '{', c == '[', c == '"', c == 't', c == 'f', c == 'n', c == '-', '0' <= c && c <= '9':
+		return d.errorAt(d.InputOffset(), ErrInvalidItem, detail)
+	}
+	return d.errorAt(d.InputOffset(), ErrSyntax, "invalid character "+quoteByte(c)+", want a value")
 }
 
 // delimit finds the end of the value at rp, reading more input as needed,

@@ -177,6 +177,8 @@ var errCases = []errCase{
 	{name: "empty input", in: ``, err: batch.ErrTruncated, offset: 0, part: -1},
 	{name: "whitespace only", in: " \n", err: batch.ErrTruncated, offset: 2, part: -1},
 	{name: "not an object", in: `[]`, err: ErrInvalidItem, offset: 0, part: -1},
+	{name: "not JSON", in: `<html>`, err: ErrSyntax, offset: 0, part: -1},
+	{name: "array name with a bad value", in: `{"requests":x}`, err: ErrSyntax, offset: 12, part: -1},
 	{name: "no array", in: `{"@odata.context":"x"}`, err: ErrInvalidItem, offset: 22, part: -1},
 	{name: "two arrays", in: `{"requests":[],"responses":[]}`, err: ErrInvalidItem, offset: 15, part: -1},
 	{name: "array is an object", in: `{"requests":{}}`, err: ErrInvalidItem, offset: 12, part: -1},
