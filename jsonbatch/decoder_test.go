@@ -196,6 +196,7 @@ var errCases = []errCase{
 	{name: "status out of range", in: `{"responses":[{"id":"1","status":99}]}`, err: ErrInvalidItem, offset: 33, part: 0},
 	{name: "id not a string", in: `{"requests":[{"id":1,"method":"GET","url":"/a"}]}`, err: ErrInvalidItem, offset: 19, part: 0},
 	{name: "repeated member", in: `{"requests":[{"id":"1","id":"2","method":"GET","url":"/a"}]}`, err: ErrInvalidItem, offset: 23, part: 0},
+	{name: "repeated member, first null", in: `{"requests":[{"id":null,"id":"2","method":"GET","url":"/a"}]}`, err: ErrInvalidItem, offset: 24, part: 0},
 	{name: "header not a string", in: `{"requests":[{"id":"1","method":"GET","url":"/a","headers":{"a":1}}]}`, err: ErrInvalidItem, offset: 64, part: 0},
 	{name: "headers not an object", in: `{"requests":[{"id":"1","method":"GET","url":"/a","headers":[]}]}`, err: ErrInvalidItem, offset: 59, part: 0},
 	{name: "dependsOn entry not a string", in: `{"requests":[{"id":"1","method":"GET","url":"/a","dependsOn":[1]}]}`, err: ErrInvalidItem, offset: 62, part: 0},

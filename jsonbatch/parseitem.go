@@ -17,7 +17,8 @@ type sspan struct {
 // itemScan is what the parser picks out of one item object: spans into the
 // item's bytes, views built from them once the item is complete.
 type itemScan struct {
-	has     uint16
+	has     uint16 // members present
+	seen    uint16 // members named, null or not
 	id      sspan
 	method  sspan
 	url     sspan
@@ -123,9 +124,10 @@ func (d *Decoder) parseItem(b []byte, off int64) (*Item, error) {
 			}
 			p.ws()
 			bit := memberBit(name, d.msg)
-			if bit != 0 && sc.has&bit != 0 {
+			if bit != 0 && sc.seen&bit != 0 {
 				return invalid(nameAt, "member "+quoteName(name)+" repeated")
 			}
+			sc.seen |= bit
 			vAt := p.i
 			if p.i < len(b) && b[p.i] == 'n' && bit != 0 {
 				// null: the member is absent.
