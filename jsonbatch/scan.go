@@ -222,7 +222,8 @@ func quoteByte(c byte) string {
 }
 
 func (p *parser) ws() {
-	for p.i < len(p.b) && isSpace(p.b[p.i]) {
+	// Compact JSON has no whitespace: one comparison says so.
+	for p.i < len(p.b) && p.b[p.i] <= ' ' && isSpace(p.b[p.i]) {
 		p.i++
 	}
 }
@@ -244,13 +245,18 @@ func (p *parser) str() (s, e int, esc, ok bool) {
 	i := p.i + 1
 	s = i
 	for {
-		// Eight bytes at a time while none needs a closer look, then
-		// one at a time up to the one that does.
-		for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
-			i += 8
+		// Most strings are short: up to eight bytes one at a time, then
+		// eight bytes at a time while none needs a closer look, then one
+		// at a time up to the one that does.
+		for k := min(i+8, len(b)); i < k && strSafe[b[i]]; i++ {
 		}
-		for i < len(b) && strSafe[b[i]] {
-			i++
+		if i < len(b) && strSafe[b[i]] {
+			for i+8 <= len(b) && !special8(binary.LittleEndian.Uint64(b[i:])) {
+				i += 8
+			}
+			for i < len(b) && strSafe[b[i]] {
+				i++
+			}
 		}
 		if i >= len(b) {
 			return 0, 0, false, p.needMore()
