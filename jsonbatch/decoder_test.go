@@ -363,3 +363,27 @@ func TestItemIsLargerThanTheBuffer(t *testing.T) {
 	require.Len(t, ops, 2)
 	assert.Equal(t, body, string(ops[0].Body))
 }
+
+// TestDeepBody: nesting up to MaxDepth is read, one more is refused at the
+// bracket that goes too deep, above the default as well.
+func TestDeepBody(t *testing.T) {
+	for _, depth := range []int{DefaultMaxDepth, 300} {
+		// The item is level 1, so the body may nest depth-1 deep.
+		body := strings.Repeat(`[{"a":`, (depth-1)/2) + `1` + strings.Repeat(`}]`, (depth-1)/2)
+		if (depth-1)%2 == 1 {
+			body = "[" + body + "]"
+		}
+		in := `{"requests":[{"id":"1","method":"POST","url":"/","body":` + body + `}]}`
+		ops, err := decodeAll(strings.NewReader(in), MaxDepth(depth))
+		require.NoError(t, err, "depth %d", depth)
+		assert.Equal(t, body, string(ops[0].Body))
+
+		_, err = decodeAll(strings.NewReader(in), MaxDepth(depth-1))
+		require.ErrorIs(t, err, ErrTooDeep)
+		se := syntaxError(t, err)
+		// The deepest bracket is the last opening one.
+		assert.Equal(t, int64(strings.LastIndexAny(in, "[{")), se.Offset)
+		_, err1 := decodeAll(iotest.OneByteReader(strings.NewReader(in)), MaxDepth(depth-1))
+		assert.Equal(t, err.Error(), err1.Error())
+	}
+}

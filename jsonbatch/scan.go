@@ -328,31 +328,143 @@ func unhex(c byte) int {
 	return -1
 }
 
-// value skips the value at p.i, validating it.
+// value skips the value at p.i, validating it. Nested containers are
+// walked with an explicit stack rather than by recursion: a JSON body is
+// mostly small tokens, and a call per token would cost more than the token.
 func (p *parser) value() bool {
-	if p.i >= len(p.b) {
+	var (
+		small [2]uint64
+		objs  = small[:] // bit n: the container at level n is an object
+		b     = p.b
+		i     = p.i
+		base  = p.depth // the depth outside the value
+		d     = base
+		lvl   int
+		c     byte
+		isObj bool
+	)
+	if n := p.maxDepth - base; n > 64*len(small) {
+		// Only with a MaxDepth above the default.
+		objs = make([]uint64, n/64+1)
+	}
+value:
+	if i >= len(b) {
+		p.i = i
 		return p.needMore()
 	}
-	switch c := p.b[p.i]; c {
-	case '{':
-		return p.object()
-	case '[':
-		return p.array()
-	case '"':
-		_, _, _, ok := p.str()
-		return ok
-	case 't':
-		return p.literal("true")
-	case 'f':
-		return p.literal("false")
-	case 'n':
-		return p.literal("null")
-	default:
-		if c == '-' || '0' <= c && c <= '9' {
-			return p.number()
+	switch c = b[i]; c {
+	case '{', '[':
+		if d+1 > p.maxDepth {
+			return p.fail(i, ErrTooDeep, "")
 		}
-		return p.unexpected("a value")
+		lvl = d - base
+		d++
+		if c == '{' {
+			objs[lvl/64] |= 1 << (lvl % 64)
+		} else {
+			objs[lvl/64] &^= 1 << (lvl % 64)
+		}
+		i++
+		for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
+			i++
+		}
+		if i < len(b) && (c == '{' && b[i] == '}' || c == '[' && b[i] == ']') {
+			i++
+			d--
+			goto after
+		}
+		if c == '{' {
+			goto key
+		}
+		goto value
+	case '"':
+		p.i = i
+		if _, _, _, ok := p.str(); !ok {
+			return false
+		}
+	case 't':
+		p.i = i
+		if !p.literal("true") {
+			return false
+		}
+	case 'f':
+		p.i = i
+		if !p.literal("false") {
+			return false
+		}
+	case 'n':
+		p.i = i
+		if !p.literal("null") {
+			return false
+		}
+	default:
+		p.i = i
+		if c == '-' || '0' <= c && c <= '9' {
+			if !p.number() {
+				return false
+			}
+		} else {
+			return p.unexpected("a value")
+		}
 	}
+	i = p.i
+after:
+	if d == base {
+		p.i = i
+		return true
+	}
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
+		i++
+	}
+	lvl = d - base - 1
+	isObj = objs[lvl/64]&(1<<(lvl%64)) != 0
+	if i < len(b) {
+		switch b[i] {
+		case ',':
+			i++
+			if isObj {
+				goto key
+			}
+			for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
+				i++
+			}
+			goto value
+		case '}':
+			if isObj {
+				i++
+				d--
+				goto after
+			}
+		case ']':
+			if !isObj {
+				i++
+				d--
+				goto after
+			}
+		}
+	}
+	p.i = i
+	if isObj {
+		return p.unexpected("',' or '}'")
+	}
+	return p.unexpected("',' or ']'")
+key:
+	for i < len(b) && b[i] <= ' ' && isSpace(b[i]) {
+		i++
+	}
+	p.i = i
+	if i >= len(b) || b[i] != '"' {
+		return p.unexpected("a member name")
+	}
+	if _, _, _, ok := p.str(); !ok {
+		return false
+	}
+	if !p.expect(':', "':'") {
+		return false
+	}
+	p.ws()
+	i = p.i
+	goto value
 }
 
 func (p *parser) literal(word string) bool {
@@ -431,37 +543,6 @@ func (p *parser) enter() bool {
 	return true
 }
 
-func (p *parser) object() bool {
-	if !p.enter() {
-		return false
-	}
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] == '}' {
-		p.i++
-		p.depth--
-		return true
-	}
-	for {
-		p.ws()
-		if p.i >= len(p.b) || p.b[p.i] != '"' {
-			return p.unexpected("a member name")
-		}
-		if _, _, _, ok := p.str(); !ok {
-			return false
-		}
-		if !p.expect(':', "':'") {
-			return false
-		}
-		p.ws()
-		if !p.value() {
-			return false
-		}
-		if more, ok := p.next('}'); !ok || !more {
-			return ok
-		}
-	}
-}
-
 // next skips whitespace and a comma (more is true) or the closer (more is
 // false, the container is left).
 func (p *parser) next(closer byte) (more, ok bool) {
@@ -478,25 +559,4 @@ func (p *parser) next(closer byte) (more, ok bool) {
 		}
 	}
 	return false, p.unexpected("',' or " + quoteByte(closer))
-}
-
-func (p *parser) array() bool {
-	if !p.enter() {
-		return false
-	}
-	p.ws()
-	if p.i < len(p.b) && p.b[p.i] == ']' {
-		p.i++
-		p.depth--
-		return true
-	}
-	for {
-		p.ws()
-		if !p.value() {
-			return false
-		}
-		if more, ok := p.next(']'); !ok || !more {
-			return ok
-		}
-	}
 }
