@@ -343,10 +343,6 @@ func (p *parser) value() bool {
 		c     byte
 		isObj bool
 	)
-	if n := p.maxDepth - base; n > 64*len(small) {
-		// Only with a MaxDepth above the default.
-		objs = make([]uint64, n/64+1)
-	}
 value:
 	if i >= len(b) {
 		p.i = i
@@ -359,6 +355,11 @@ value:
 		}
 		lvl = d - base
 		d++
+		if lvl/64 >= len(objs) {
+			// Deeper than 128 levels, only with a MaxDepth above the
+			// default.
+			objs = append(objs, 0)
+		}
 		if c == '{' {
 			objs[lvl/64] |= 1 << (lvl % 64)
 		} else {
