@@ -1,0 +1,195 @@
+package jsonbatch
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/batchcodec/batch"
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// mpItem is one part of a multipart batch as the round-trip test compares
+// it: kind, depth, the operation and its body.
+type mpItem struct {
+	Kind  batch.Kind
+	Depth int
+	Op    batch.Operation
+	Body  string
+}
+
+type mpOp struct {
+	changeset int // 0: top level; changesets are numbered from 1
+	op        batch.Operation
+	body      string
+}
+
+// writeMultipart writes ops as a multipart batch, changesets opened and
+// closed around runs of the same changeset number.
+func writeMultipart(t *testing.T, ops []mpOp) ([]byte, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	e, err := batch.NewEncoder(&buf, batch.WithBoundary("batch_1"))
+	require.NoError(t, err)
+	cs := 0
+	for _, o := range ops {
+		if o.changeset != cs {
+			if cs != 0 {
+				require.NoError(t, e.EndChangeset())
+			}
+			if o.changeset != 0 {
+				require.NoError(t, e.BeginChangesetWith("changeset_"+string(rune('0'+o.changeset)), nil))
+			}
+			cs = o.changeset
+		}
+		op := o.op
+		require.NoError(t, e.WriteOperation(&op, strings.NewReader(o.body)))
+	}
+	if cs != 0 {
+		require.NoError(t, e.EndChangeset())
+	}
+	require.NoError(t, e.Close())
+	return buf.Bytes(), e.ContentType()
+}
+
+func readMultipart(t *testing.T, data []byte, contentType string) []mpItem {
+	t.Helper()
+	d, err := batch.NewDecoder(bytes.NewReader(data), contentType)
+	require.NoError(t, err)
+	var out []mpItem
+	for {
+		p, err := d.Next()
+		if err == io.EOF {
+			return out
+		}
+		require.NoError(t, err)
+		body, err := io.ReadAll(p)
+		require.NoError(t, err)
+		out = append(out, mpItem{Kind: p.Kind(), Depth: p.Depth(), Op: p.Operation(), Body: string(body)})
+	}
+}
+
+var mpRequests = []mpOp{
+	{0, batch.Operation{Message: batch.Request, Method: "GET", Target: "Customers('ALFKI')", Header: hdr("Accept", "application/json")}, ""},
+	{1, batch.Operation{Message: batch.Request, ContentID: "1", Method: "POST", Target: "Customers",
+		Header: hdr("Content-Type", "application/json")}, `{"CustomerID":"ANTON"}`},
+	{1, batch.Operation{Message: batch.Request, ContentID: "2", Method: "PATCH", Target: "$1/Orders",
+		Header: hdr("Content-Type", "application/json", "If-Match", `W/"1"`)}, "{\n  \"ShipCity\": \"México\"\n}"},
+	{0, batch.Operation{Message: batch.Request, Method: "PUT", Target: "Docs(1)/Note",
+		Header: hdr("Content-Type", "text/plain; charset=utf-8")}, "line 1\r\nline 2\n"},
+	{2, batch.Operation{Message: batch.Request, ContentID: "3", Method: "PUT", Target: "Docs(1)/Thumb/$value",
+		Header: hdr("Content-Type", "image/png")}, "\x89PNG\r\n\x1a\n\x00\xff"},
+}
+
+// TestMultipartJSONMultipart: multipart → JSON → multipart gives the same
+// operations and bodies, in the same changesets; the only change is the
+// Content-ID generated for operations that had none.
+func TestMultipartJSONMultipart(t *testing.T) {
+	data, ct := writeMultipart(t, mpRequests)
+	want := readMultipart(t, data, ct)
+
+	d, err := batch.NewDecoder(bytes.NewReader(data), ct)
+	require.NoError(t, err)
+	var js bytes.Buffer
+	je, err := NewEncoder(&js, batch.Request)
+	require.NoError(t, err)
+	require.NoError(t, FromMultipart(je, d))
+	require.NoError(t, je.Close())
+
+	ops, err := decodeAll(bytes.NewReader(js.Bytes()))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"op1", "1", "2", "op4", "3"}, ids(ops))
+	assert.Equal(t, "changeset_1", ops[1].AtomicityGroup)
+	assert.Equal(t, []string{"1"}, ops[2].DependsOn, "$1 reference")
+	assert.Equal(t, "$1/Orders", ops[2].URL)
+
+	var back bytes.Buffer
+	me, err := batch.NewEncoder(&back, batch.WithBoundary("batch_1"))
+	require.NoError(t, err)
+	require.NoError(t, ToMultipart(me, NewDecoder(bytes.NewReader(js.Bytes()))))
+	require.NoError(t, me.Close())
+	got := readMultipart(t, back.Bytes(), me.ContentType())
+
+	// The generated ids are the only difference.
+	setCID := func(items []mpItem, i int, id string) {
+		items[i].Op.ContentID = id
+		items[i].Op.PartHeader = append(items[i].Op.PartHeader, batch.Field{Name: "Content-ID", Value: id})
+	}
+	setCID(want, 0, "op1")
+	setCID(want, 5, "op4")
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("multipart → JSON → multipart mismatch (-want +got):\n%s\nJSON: %s", diff, js.Bytes())
+	}
+}
+
+func ids(ops []Operation) []string {
+	var s []string
+	for _, op := range ops {
+		s = append(s, op.ID)
+	}
+	return s
+}
+
+func TestResponsesJSONMultipart(t *testing.T) {
+	in := `{"responses":[{"id":"1","status":201,"atomicityGroup":"g1","headers":{"Location":"Customers('ANTON')"}},` +
+		`{"id":"2","status":204,"atomicityGroup":"g1"},{"id":"3","status":200,"headers":{"Content-Type":"text/plain"},"body":"ok"}]}`
+	var back bytes.Buffer
+	me, err := batch.NewEncoder(&back, batch.WithBoundary("batchresponse_1"))
+	require.NoError(t, err)
+	require.NoError(t, ToMultipart(me, NewDecoder(strings.NewReader(in))))
+	require.NoError(t, me.Close())
+	items := readMultipart(t, back.Bytes(), me.ContentType())
+	var kinds []batch.Kind
+	for _, it := range items {
+		kinds = append(kinds, it.Kind)
+	}
+	assert.Equal(t, []batch.Kind{batch.KindChangesetStart, batch.KindOperation, batch.KindOperation, batch.KindChangesetEnd, batch.KindOperation}, kinds)
+	assert.Equal(t, 201, items[1].Op.StatusCode)
+	assert.Equal(t, "Created", items[1].Op.Reason)
+	assert.Equal(t, "ok", items[4].Body)
+
+	// And back to JSON: the same items.
+	d, err := batch.NewDecoder(bytes.NewReader(back.Bytes()), me.ContentType())
+	require.NoError(t, err)
+	var js bytes.Buffer
+	je, err := NewEncoder(&js, batch.Response, WithDialect(Graph))
+	require.NoError(t, err)
+	require.NoError(t, FromMultipart(je, d))
+	require.NoError(t, je.Close())
+	want, err := decodeAll(strings.NewReader(in))
+	require.NoError(t, err)
+	got, err := decodeAll(&js)
+	require.NoError(t, err)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("JSON → multipart → JSON mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestToMultipartRefusesSplitGroup(t *testing.T) {
+	in := `{"requests":[{"id":"1","method":"POST","url":"/a","atomicityGroup":"g"},{"id":"2","method":"GET","url":"/b"},` +
+		`{"id":"3","method":"POST","url":"/c","atomicityGroup":"g"}]}`
+	me, err := batch.NewEncoder(io.Discard)
+	require.NoError(t, err)
+	err = ToMultipart(me, NewDecoder(strings.NewReader(in)))
+	require.ErrorIs(t, err, ErrNotConvertible)
+	var ce *ConvertError
+	require.True(t, errors.As(err, &ce))
+	assert.Equal(t, 2, ce.Index)
+}
+
+func TestFromMultipartRefusesDuplicateIDs(t *testing.T) {
+	data, ct := writeMultipart(t, []mpOp{
+		{1, batch.Operation{Message: batch.Request, ContentID: "1", Method: "POST", Target: "/a"}, ""},
+		{2, batch.Operation{Message: batch.Request, ContentID: "1", Method: "POST", Target: "/b"}, ""},
+	})
+	d, err := batch.NewDecoder(bytes.NewReader(data), ct)
+	require.NoError(t, err)
+	je, err := NewEncoder(io.Discard, batch.Request)
+	require.NoError(t, err)
+	err = FromMultipart(je, d)
+	assert.ErrorIs(t, err, ErrNotConvertible)
+}
