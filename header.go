@@ -2,6 +2,7 @@ package batch
 
 import (
 	"bytes"
+	"encoding/binary"
 )
 
 // This file reads what stands between a delimiter and a body: the MIME part
@@ -26,24 +27,45 @@ const (
 	numKeys
 )
 
-// headerKey returns the key of a header name, keyOther for the rest.
+// headerKey returns the key of a header name, keyOther for the rest. It
+// runs on every header line, so it compares words, not bytes: all three
+// names start with "content-", compared as one 8-byte word with the ASCII
+// letters folded (OR 0x20 lowers a letter and leaves '-' alone, but also
+// turns a CR into '-', hence the separate test of the hyphen).
 func headerKey(name []byte) int {
-	switch len(name) {
-	case len("content-id"):
-		if equalFold(name, "content-id") {
+	if len(name) < len("content-id") || name[7] != '-' ||
+		binary.LittleEndian.Uint64(name)|0x2020202020202020 != contentPrefix {
+		return keyOther
+	}
+	switch rest := name[8:]; len(rest) {
+	case len("id"):
+		if binary.LittleEndian.Uint16(rest)|0x2020 == 'i'|'d'<<8 {
 			return keyContentID
 		}
-	case len("content-type"):
-		if equalFold(name, "content-type") {
+	case len("type"):
+		if binary.LittleEndian.Uint32(rest)|0x20202020 == 't'|'y'<<8|'p'<<16|'e'<<24 {
 			return keyContentType
 		}
-	case len("content-length"):
-		if equalFold(name, "content-length") {
+	case len("length"):
+		if binary.LittleEndian.Uint32(rest)|0x20202020 == 'l'|'e'<<8|'n'<<16|'g'<<24 &&
+			binary.LittleEndian.Uint16(rest[4:])|0x2020 == 't'|'h'<<8 {
 			return keyContentLength
 		}
 	}
 	return keyOther
 }
+
+// isApplicationHTTP reports whether a media type is application/http, in
+// any case, comparing words as headerKey does (the '/' tested on its own,
+// as OR 0x20 turns 0x0f into it too).
+func isApplicationHTTP(mt []byte) bool {
+	return len(mt) == len("application/http") && mt[11] == '/' &&
+		binary.LittleEndian.Uint64(mt)|0x2020202020202020 == 'a'|'p'<<8|'p'<<16|'l'<<24|'i'<<32|'c'<<40|'a'<<48|'t'<<56 &&
+		binary.LittleEndian.Uint64(mt[8:])|0x2020202020202020 == 'i'|'o'<<8|'n'<<16|'/'<<24|'h'<<32|'t'<<40|'t'<<48|'p'<<56
+}
+
+// contentPrefix is "content-" as a little-endian word.
+const contentPrefix = 'c' | 'o'<<8 | 'n'<<16 | 't'<<24 | 'e'<<32 | 'n'<<40 | 't'<<48 | '-'<<56
 
 // headerBlock is one header block of the current part (its MIME headers, or
 // its embedded HTTP headers) as spans into Decoder.meta.
@@ -146,7 +168,7 @@ func (d *Decoder) readPart() (*Part, error) {
 		if !ended {
 			d.openRegion(false) // the changeset's preamble
 		}
-	case equalFold(mt, "application/http"):
+	case isApplicationHTTP(mt):
 		p.kind = KindOperation
 		if ended {
 			return nil, d.syntaxErrorAt(d.pend.offset, ErrStartLine, 0, "operation part holds no HTTP message")

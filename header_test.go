@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -256,6 +257,63 @@ func TestTrimWS(t *testing.T) {
 		}
 		if got := string(trimRightWS([]byte(tc.in))); got != tc.right {
 			t.Errorf("trimRightWS(%q) = %q, want %q", tc.in, got, tc.right)
+		}
+	}
+}
+
+// TestHeaderKey checks the word-wise recognition of the header names the
+// decoder acts on against a plain case-folded comparison, for every name
+// of their lengths that differs from them in one byte.
+func TestHeaderKey(t *testing.T) {
+	names := map[string]int{"content-id": keyContentID, "content-type": keyContentType, "content-length": keyContentLength}
+	for name, key := range names {
+		for _, variant := range []string{name, strings.ToUpper(name), "Content" + name[7:], "CoNtEnT-" + strings.ToUpper(name[8:])} {
+			if got := headerKey([]byte(variant)); got != key {
+				t.Errorf("headerKey(%q) = %d, want %d", variant, got, key)
+			}
+		}
+		for i := 0; i < len(name); i++ {
+			for c := 0; c < 256; c++ {
+				b := []byte(name)
+				b[i] = byte(c)
+				want := keyOther
+				if equalFold(b, name) {
+					want = key
+				}
+				if got := headerKey(b); got != want {
+					t.Errorf("headerKey(%q) = %d, want %d", b, got, want)
+				}
+			}
+		}
+	}
+	for _, other := range []string{"", "c", "content-", "content-i", "contentXid", "content-idx", "odata-version", "content-transfer-encoding"} {
+		if got := headerKey([]byte(other)); got != keyOther {
+			t.Errorf("headerKey(%q) = %d, want keyOther", other, got)
+		}
+	}
+}
+
+// TestIsApplicationHTTP checks the word-wise media type test against a
+// plain case-folded comparison, for every one-byte change.
+func TestIsApplicationHTTP(t *testing.T) {
+	const mt = "application/http"
+	for _, v := range []string{mt, strings.ToUpper(mt), "Application/HTTP"} {
+		if !isApplicationHTTP([]byte(v)) {
+			t.Errorf("isApplicationHTTP(%q) = false", v)
+		}
+	}
+	for i := 0; i < len(mt); i++ {
+		for c := 0; c < 256; c++ {
+			b := []byte(mt)
+			b[i] = byte(c)
+			if got, want := isApplicationHTTP(b), equalFold(b, mt); got != want {
+				t.Errorf("isApplicationHTTP(%q) = %v, want %v", b, got, want)
+			}
+		}
+	}
+	for _, v := range []string{"", "application/htt", "application/https", "application/json"} {
+		if isApplicationHTTP([]byte(v)) {
+			t.Errorf("isApplicationHTTP(%q) = true", v)
 		}
 	}
 }

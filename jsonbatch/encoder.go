@@ -38,9 +38,11 @@ type Encoder struct {
 }
 
 // NewEncoder returns an encoder writing a batch of requests (m is
-// batch.Request) or responses (batch.Response) to w.
+// batch.Request) or responses (batch.Response) to w. With m zero, the first
+// operation written decides (a converter learns the kind only from it); a
+// batch closed without one is an empty batch of requests.
 func NewEncoder(w io.Writer, m batch.MessageKind, opts ...EncodeOption) (*Encoder, error) {
-	if m != batch.Request && m != batch.Response {
+	if m != 0 && m != batch.Request && m != batch.Response {
 		return nil, &batch.EncodeError{Part: -1, Field: "Message", Err: batch.ErrInvalidOperation, Detail: "neither request nor response"}
 	}
 	e := &Encoder{w: w, msg: m}
@@ -72,6 +74,12 @@ func (e *Encoder) WriteOperation(op *Operation) error {
 	}
 	e.buf = e.buf[:0]
 	if e.n == 0 {
+		if e.msg == 0 {
+			if op.Message != batch.Request && op.Message != batch.Response {
+				return e.invalid("Message", "the first operation of an encoder without a kind must say request or response")
+			}
+			e.msg = op.Message
+		}
 		e.buf = e.open(e.buf)
 	} else {
 		e.buf = append(e.buf, ',')
@@ -98,6 +106,9 @@ func (e *Encoder) Close() error {
 	e.done = true
 	e.buf = e.buf[:0]
 	if e.n == 0 {
+		if e.msg == 0 {
+			e.msg = batch.Request
+		}
 		e.buf = e.open(e.buf)
 	}
 	e.buf = append(e.buf, "]}"...)

@@ -145,8 +145,24 @@ func TestEncoderRefuses(t *testing.T) {
 }
 
 func TestEncoderState(t *testing.T) {
-	_, err := NewEncoder(io.Discard, 0)
+	_, err := NewEncoder(io.Discard, 3)
 	assert.ErrorIs(t, err, batch.ErrInvalidOperation)
+
+	// Without a kind, the first operation decides, and must say.
+	var undecided bytes.Buffer
+	e0, err := NewEncoder(&undecided, 0)
+	require.NoError(t, err)
+	assert.ErrorIs(t, e0.WriteOperation(&Operation{ID: "1", Method: "GET", URL: "x"}), batch.ErrInvalidOperation)
+	assert.Zero(t, undecided.Len(), "a refused first operation writes nothing")
+	require.NoError(t, e0.WriteOperation(&Operation{Message: batch.Response, ID: "1", Status: 204}))
+	assert.ErrorIs(t, e0.WriteOperation(&Operation{Message: batch.Request, ID: "2", Method: "GET", URL: "x"}), batch.ErrEncoderState)
+	require.NoError(t, e0.Close())
+	assert.True(t, strings.HasPrefix(undecided.String(), `{"responses":[`), undecided.String())
+	empty := new(bytes.Buffer)
+	e1, err := NewEncoder(empty, 0)
+	require.NoError(t, err)
+	require.NoError(t, e1.Close())
+	assert.Equal(t, `{"requests":[]}`, empty.String())
 
 	e, err := NewEncoder(io.Discard, batch.Response)
 	require.NoError(t, err)

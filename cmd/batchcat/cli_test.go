@@ -118,8 +118,10 @@ func TestSniffFails(t *testing.T) {
 		want        string
 	}{
 		{"empty input", "", 2, "no content type found"},
-		{"not a batch", "{\"value\":[]}\n", 2, "-content-type"},
-		{"message without a batch", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}", 1, `"application/json", not a multipart batch`},
+		{"not a batch", "<html></html>\n", 2, "-content-type"},
+		{"JSON, not a batch", "{\"value\":[]}\n", 1, `no "requests" or "responses" member`},
+		{"message without a batch", "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html></html>", 1, `"text/html", not a multipart batch`},
+		{"message with JSON, not a batch", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{}", 1, `no "requests" or "responses" member`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := batchcat(t, []byte(tc.stdin))
@@ -203,7 +205,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"-encode", "-boundary", "bad\"boundary"}, "-boundary"},
 		{[]string{"a", "b"}, "one input file at most"},
 		{[]string{"testdata/does-not-exist.batch"}, "no such file"},
-		{[]string{"-content-type", "application/json", "testdata/http/http-outlook-v2-request.http"}, "-content-type"},
+		{[]string{"-content-type", "text/plain", "testdata/http/http-outlook-v2-request.http"}, "-content-type"},
+		{[]string{"-to", "xml"}, "-to"},
+		{[]string{"-to", "json", "-boundary", "b"}, "-boundary does not apply"},
+		{[]string{"-json", "-to", "json"}, "exclude each other"},
 	} {
 		res := batchcat(t, nil, tc.args...)
 		require.Equal(t, 2, res.code, "%v: %s", tc.args, res.stderr)

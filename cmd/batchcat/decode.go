@@ -93,6 +93,12 @@ func decode(cfg *config, in io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if src.json {
+		return decodeJSON(cfg, src, stdout)
+	}
+	if cfg.to == "multipart" {
+		return badFlags("-to multipart: the input is a multipart batch already (-encode re-encodes the -json form)")
+	}
 	// The library's limits guard servers; a person inspecting a payload
 	// wants it read whole, so they are raised, not removed: memory stays
 	// bounded (about 1 MiB of buffer, 8 MiB per header block).
@@ -111,6 +117,9 @@ func decode(cfg *config, in io.Reader, stdout io.Writer) error {
 			return usageErr("-content-type: %v", err)
 		}
 		return invalidErr(src.explain(err))
+	}
+	if cfg.to == "json" {
+		return inputErr(src, multipartToJSON(cfg, d, stdout))
 	}
 	w := bufio.NewWriter(stdout)
 	var enc *json.Encoder

@@ -19,23 +19,9 @@ import (
 // encode runs -encode: JSON objects in the -json -body form in, a batch body
 // out, one operation at a time.
 func encode(cfg *config, in io.Reader, stdout io.Writer) error {
-	var dialect batch.Dialect
-	switch strings.ToLower(cfg.dialect) {
-	case "odata", "odata-v4", "odatav4", "odata4":
-		dialect = batch.ODataV4
-	case "sharepoint", "odata-v3", "odatav3":
-		dialect = batch.SharePoint
-	case "ucwa":
-		dialect = batch.UCWA
-	default:
-		return badFlags("-dialect %q: want odata, sharepoint or ucwa", cfg.dialect)
-	}
-	opts := []batch.EncodeOption{batch.WithDialect(dialect)}
-	if cfg.boundary != "" {
-		if !batch.ValidBoundary(cfg.boundary) {
-			return badFlags("-boundary %q: not a boundary RFC 2046 allows (1 to 70 of its characters, not ending in a space)", cfg.boundary)
-		}
-		opts = append(opts, batch.WithBoundary(cfg.boundary))
+	opts, err := encodeOptions(cfg)
+	if err != nil {
+		return err
 	}
 	w := bufio.NewWriter(stdout)
 	e, err := batch.NewEncoder(w, opts...)
@@ -100,7 +86,7 @@ func encode(cfg *config, in io.Reader, stdout io.Writer) error {
 			if err := endChangeset(); err != nil {
 				return err
 			}
-			if jo.Changeset != "" && dialect == batch.UCWA {
+			if jo.Changeset != "" && e.Dialect() == batch.UCWA {
 				return invalidErr(fmt.Errorf("operation %d (index %d): in changeset %q, but UCWA batches have no changesets", n, jo.Index, jo.Changeset))
 			}
 			cs = jo.Changeset
@@ -123,6 +109,30 @@ func encode(cfg *config, in io.Reader, stdout io.Writer) error {
 		return outputErr(err)
 	}
 	return nil
+}
+
+// encodeOptions returns the multipart encoder's options that -dialect and
+// -boundary select, for -encode and -to multipart.
+func encodeOptions(cfg *config) ([]batch.EncodeOption, error) {
+	var dialect batch.Dialect
+	switch strings.ToLower(cfg.dialect) {
+	case "odata", "odata-v4", "odatav4", "odata4":
+		dialect = batch.ODataV4
+	case "sharepoint", "odata-v3", "odatav3":
+		dialect = batch.SharePoint
+	case "ucwa":
+		dialect = batch.UCWA
+	default:
+		return nil, badFlags("-dialect %q: want odata, sharepoint or ucwa", cfg.dialect)
+	}
+	opts := []batch.EncodeOption{batch.WithDialect(dialect)}
+	if cfg.boundary != "" {
+		if !batch.ValidBoundary(cfg.boundary) {
+			return nil, badFlags("-boundary %q: not a boundary RFC 2046 allows (1 to 70 of its characters, not ending in a space)", cfg.boundary)
+		}
+		opts = append(opts, batch.WithBoundary(cfg.boundary))
+	}
+	return opts, nil
 }
 
 // encodeErr sorts the encoder's errors: the input's fault (status 1) or the

@@ -1,6 +1,7 @@
-// Command batchcat inspects, validates and re-encodes HTTP batch bodies: the
-// multipart $batch payloads of OData (Outlook, SharePoint, Dynamics, SAP,
-// Azure Tables) and UCWA's multipart/batching.
+// Command batchcat inspects, validates, re-encodes and converts HTTP batch
+// bodies: the multipart $batch payloads of OData (Outlook, SharePoint,
+// Dynamics, SAP, Azure Tables) and UCWA's multipart/batching, and the JSON
+// batches of OData 4.01 and Microsoft Graph.
 //
 // Usage:
 //
@@ -44,7 +45,10 @@ the input itself, which may be
     blank line, then the batch body ("Transfer-Encoding: chunked" and
     "Content-Encoding: gzip" bodies are decoded first); or
   - a bare batch body, whose first delimiter line ("--boundary") gives the
-    boundary away.
+    boundary away; or
+  - a JSON batch (OData 4.01 JSON format, Microsoft Graph JSON batching),
+    by its Content-Type (application/json) or its first byte, "{". The
+    tree, -validate and -to multipart modes read it.
 
 The decoder's limits are raised for inspection: lines up to 1 MiB, header
 blocks up to 8 MiB, 1,048,576 parts, changesets nested 32 deep.
@@ -63,6 +67,14 @@ Modes (at most one):
              maps each embedded header name, as written, to its values.
   -validate  print nothing on success; otherwise print the decoder's error
              (byte offset in the input, part index) and exit with status 1.
+  -to json   convert a multipart batch to a JSON batch (OData 4.01 JSON
+             format; -dialect graph for Microsoft Graph's base64 bodies):
+             changesets become atomicity groups, Content-IDs ids ("op<N>"
+             where there is none), "$n" targets dependencies.
+  -to multipart
+             convert a JSON batch to a multipart/mixed one: atomicity
+             groups become changesets, ids Content-IDs; -ct-out receives
+             the Content-Type.
   -encode    read the -json -body form (JSON objects, one per operation)
              and write a batch body to standard output. Consecutive
              operations with the same non-empty changeset go into one
@@ -129,6 +141,7 @@ type config struct {
 	boundary    string
 	ctOut       string
 	keepCL      bool
+	to          string // "", "json" or "multipart": convert
 	input       string // "" or "-" for standard input
 }
 
@@ -190,10 +203,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&cfg.validate, "validate", false, "print nothing; exit status 1 and the error on standard error if the batch is invalid")
 	fs.BoolVar(&cfg.strict, "strict", false, "make every tolerated deviation from RFC 2046/9112 an error (any mode but -encode)")
 	fs.BoolVar(&cfg.encode, "encode", false, "read -json -body output and write a batch body")
-	fs.StringVar(&cfg.dialect, "dialect", "odata", "with -encode: the `layout`, odata, sharepoint or ucwa")
-	fs.StringVar(&cfg.boundary, "boundary", "", "with -encode: the batch boundary (default: batch_ and 32 random hex digits)")
+	fs.StringVar(&cfg.dialect, "dialect", "odata", "with -encode or -to multipart: the `layout`, odata, sharepoint or ucwa; with -to json: odata (base64url bodies) or graph (base64)")
+	fs.StringVar(&cfg.boundary, "boundary", "", "with -encode or -to multipart: the batch boundary (default: batch_ and 32 random hex digits)")
 	fs.BoolVar(&cfg.keepCL, "keep-content-length", false, "with -encode: write embedded Content-Length headers as given, instead of setting them to the length of the body")
-	fs.StringVar(&cfg.ctOut, "ct-out", "", "with -encode: write the batch's Content-Type value and a newline to `FILE`")
+	fs.StringVar(&cfg.ctOut, "ct-out", "", "with -encode or -to: write the output batch's Content-Type value and a newline to `FILE`")
+	fs.StringVar(&cfg.to, "to", "", "convert the batch to the other `format`: json (a multipart batch to an OData 4.01 / Graph JSON batch) or multipart (a JSON batch to multipart/mixed)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
 		fs.PrintDefaults()
@@ -216,20 +230,26 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	modes := 0
-	for _, m := range []bool{cfg.json, cfg.validate, cfg.encode} {
+	for _, m := range []bool{cfg.json, cfg.validate, cfg.encode, cfg.to != ""} {
 		if m {
 			modes++
 		}
 	}
 	switch {
 	case modes > 1:
-		return nil, badFlags("-json, -validate and -encode exclude each other")
+		return nil, badFlags("-json, -validate, -encode and -to exclude each other")
+	case cfg.to != "" && cfg.to != "json" && cfg.to != "multipart":
+		return nil, badFlags("-to %q: want json or multipart", cfg.to)
+	case cfg.to == "json" && set["boundary"]:
+		return nil, badFlags("-boundary does not apply to -to json")
 	case cfg.body && !cfg.json:
 		return nil, badFlags("-body needs -json")
 	case cfg.encode && (cfg.strict || cfg.contentType != ""):
 		return nil, badFlags("-strict and -content-type do not apply to -encode")
-	case !cfg.encode && (set["dialect"] || set["boundary"] || set["ct-out"] || set["keep-content-length"]):
-		return nil, badFlags("-dialect, -boundary, -ct-out and -keep-content-length need -encode")
+	case !cfg.encode && cfg.to == "" && (set["dialect"] || set["boundary"] || set["ct-out"]):
+		return nil, badFlags("-dialect, -boundary and -ct-out need -encode or -to")
+	case !cfg.encode && set["keep-content-length"]:
+		return nil, badFlags("-keep-content-length needs -encode")
 	}
 	return cfg, nil
 }

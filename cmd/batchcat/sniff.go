@@ -27,6 +27,24 @@ type source struct {
 	startLine   string // the outer HTTP message's start line, if the input is one
 	bodyStart   int64  // input offset of the batch body; -1 once transformed
 	transforms  []string
+	json        bool // a JSON batch (OData 4.01, Microsoft Graph), not multipart
+}
+
+// isJSONType reports whether a Content-Type value names JSON: a JSON batch.
+func isJSONType(v string) bool {
+	mt, _, _ := strings.Cut(v, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// sniffJSON decides whether a body is a JSON batch: its first byte other
+// than a UTF-8 byte order mark and white space is "{".
+func sniffJSON(p []byte, eof bool) (bool, error) {
+	rest := bytes.TrimLeft(bytes.TrimPrefix(p, []byte("\xef\xbb\xbf")), " \t\r\n")
+	if len(rest) == 0 && !eof {
+		return false, errNeedMore
+	}
+	return len(rest) > 0 && rest[0] == '{', nil
 }
 
 var (
@@ -76,6 +94,8 @@ func openSource(r io.Reader, contentType string) (*source, error) {
 		if contentType == "" && msg.contentType != "" {
 			mt, _, perr := batch.ParseContentType(msg.contentType)
 			switch {
+			case isJSONType(msg.contentType):
+				src.contentType, src.json = msg.contentType, true
 			case perr == nil:
 				src.contentType = msg.contentType
 			case strings.HasPrefix(mt, "multipart/"):
@@ -90,13 +110,18 @@ func openSource(r io.Reader, contentType string) (*source, error) {
 		}
 	}
 	if src.contentType != "" {
+		src.json = src.json || isJSONType(src.contentType)
 		return src, nil
 	}
-	// Sniff the boundary from the body.
+	// Sniff a JSON batch, else the boundary, from the body.
 	bb, ok := src.r.(*bufio.Reader)
 	if !ok {
 		bb = bufio.NewReaderSize(src.r, peekSize)
 		src.r = bb
+	}
+	if isJSON, err := peekUntil(bb, sniffJSON); err == nil && isJSON {
+		src.contentType, src.json, src.sniffed = "application/json", true, true
+		return src, nil
 	}
 	b, err := peekUntil(bb, sniffBoundary)
 	if err != nil && err != errNeedMore {
