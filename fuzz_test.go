@@ -313,6 +313,13 @@ func FuzzStdlibDiff(f *testing.F) {
 		if errors.Is(err, ErrLineTooLong) || errors.Is(err, ErrHeaderTooLarge) || errors.Is(err, ErrTooManyParts) {
 			return // the decoder's limits are tighter than mime/multipart's
 		}
+		if errors.Is(err, ErrTruncated) && !hasCloseLine(data, boundary) {
+			// mime/multipart takes input that ends inside a part's
+			// header block for the end of the batch (NextPart returns
+			// io.EOF): a truncated batch read as a shorter one, which
+			// the decoder must not do.
+			return
+		}
 		if err != nil {
 			t.Fatalf("standard library reads %d parts, decoder fails: %v", len(want), err)
 		}
@@ -363,4 +370,11 @@ func FuzzTruncation(f *testing.F) {
 			t.Fatalf("cut just after the close delimiter (%d): %v", end, err)
 		}
 	})
+}
+
+// hasCloseLine reports whether data holds the close delimiter of boundary at
+// the start of a line.
+func hasCloseLine(data []byte, boundary string) bool {
+	c := []byte("--" + boundary + "--")
+	return bytes.HasPrefix(data, c) || bytes.Contains(data, append([]byte("\n"), c...))
 }
