@@ -90,7 +90,9 @@ func (op *Operation) Batch() batch.Operation {
 // starts with "$<id>" of an earlier operation depends on it. Bodies are held
 // one at a time, up to [DefaultMaxBodyBytes]. It does not close dst.
 func FromMultipart(dst *Encoder, src *batch.Decoder) error {
-	seen := make(map[string]bool)
+	seen := make(map[string]bool)      // ids written
+	generated := make(map[string]int) // generated ids, by operation index
+	groups := make(map[string]bool)   // atomicity group names given
 	group := ""
 	n := 0
 	for {
@@ -106,7 +108,13 @@ func FromMultipart(dst *Encoder, src *batch.Decoder) error {
 			if p.Depth() > 0 {
 				return &ConvertError{Index: n, Err: ErrNotConvertible, Detail: "a changeset inside a changeset"}
 			}
+			// Sibling changesets may share a boundary; each is an
+			// atomicity group of its own.
 			group = string(p.Boundary())
+			for k := 2; groups[group]; k++ {
+				group = string(p.Boundary()) + "_" + strconv.Itoa(k)
+			}
+			groups[group] = true
 			continue
 		case batch.KindChangesetEnd:
 			group = ""
@@ -125,7 +133,15 @@ func FromMultipart(dst *Encoder, src *batch.Decoder) error {
 		op := FromOperation(&mop, body, group)
 		n++
 		if op.ID == "" {
+			// A generated id steps aside for a Content-ID taken before.
 			op.ID = "op" + strconv.Itoa(n)
+			for k := 2; seen[op.ID]; k++ {
+				op.ID = "op" + strconv.Itoa(n) + "_" + strconv.Itoa(k)
+			}
+			generated[op.ID] = n - 1
+		} else if i, ok := generated[op.ID]; ok {
+			return &ConvertError{Index: n - 1, Err: ErrNotConvertible, Detail: "Content-ID " + strconv.Quote(op.ID) +
+				" is the id generated for operation " + strconv.Itoa(i) + ", which has no Content-ID; give it one"}
 		}
 		if seen[op.ID] {
 			return &ConvertError{Index: n - 1, Err: ErrNotConvertible, Detail: "id " + strconv.Quote(op.ID) + " used twice"}
@@ -196,7 +212,14 @@ func ToMultipart(dst *batch.Encoder, src *Decoder) error {
 			Method:     string(it.method),
 			Target:     string(it.url),
 			StatusCode: it.status,
-			Header:     it.header.Fields(),
+		}
+		// Content-Length and Content-ID have no meaning in a JSON item
+		// (FromOperation drops them): the id is the Content-ID, and a
+		// declared length would disagree with the decoded body.
+		for _, f := range it.header {
+			if !equalFold(f.Name, "content-length") && !equalFold(f.Name, "content-id") {
+				mop.Header = append(mop.Header, batch.Field{Name: string(f.Name), Value: string(f.Value)})
+			}
 		}
 		if err := dst.WriteOperation(&mop, it); err != nil {
 			return err

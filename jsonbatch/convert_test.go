@@ -218,3 +218,73 @@ func groupsByOrder(ops []Operation) []Operation {
 	}
 	return out
 }
+
+// fromMultipartString converts a multipart batch with boundary "b".
+func fromMultipartString(t *testing.T, in string) ([]Operation, error) {
+	t.Helper()
+	d, err := batch.NewDecoder(strings.NewReader(in), "multipart/mixed; boundary=b")
+	require.NoError(t, err)
+	var out bytes.Buffer
+	e, err := NewEncoder(&out, 0)
+	require.NoError(t, err)
+	if err := FromMultipart(e, d); err != nil {
+		return nil, err
+	}
+	require.NoError(t, e.Close())
+	return decodeAll(&out)
+}
+
+const getPart = "--b\r\nContent-Type: application/http\r\n\r\nGET /x HTTP/1.1\r\n\r\n\r\n"
+
+// TestFromMultipartSiblingChangesets: two changesets that share a boundary
+// are two atomicity groups, which convert back as two changesets.
+func TestFromMultipartSiblingChangesets(t *testing.T) {
+	cs := "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n" +
+		"--cs\r\nContent-Type: application/http\r\n\r\nGET /x HTTP/1.1\r\n\r\n\r\n--cs--\r\n"
+	ops, err := fromMultipartString(t, cs+cs+getPart+cs+"--b--\r\n")
+	require.NoError(t, err)
+	var groups []string
+	for _, op := range ops {
+		groups = append(groups, op.AtomicityGroup)
+	}
+	assert.Equal(t, []string{"cs", "cs_2", "", "cs_3"}, groups)
+}
+
+// TestFromMultipartGeneratedIDs: a generated id never takes a Content-ID
+// given earlier, and a Content-ID that equals an id generated earlier is
+// refused with the reason, not as a duplicate.
+func TestFromMultipartGeneratedIDs(t *testing.T) {
+	withID := func(id string) string {
+		return "--b\r\nContent-Type: application/http\r\nContent-ID: " + id + "\r\n\r\nGET /x HTTP/1.1\r\n\r\n\r\n"
+	}
+	ops, err := fromMultipartString(t, withID("op2")+getPart+"--b--\r\n")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"op2", "op2_2"}, ids(ops))
+
+	_, err = fromMultipartString(t, getPart+withID("op1")+"--b--\r\n")
+	var ce *ConvertError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, 1, ce.Index)
+	assert.Contains(t, ce.Detail, "generated for operation 0")
+}
+
+// TestToMultipartDropsFraming: a JSON item's content-length and content-id
+// headers are not copied into the multipart operation, whose body is the
+// decoded one: the output decodes strictly.
+func TestToMultipartDropsFraming(t *testing.T) {
+	js := `{"requests":[{"id":"1","method":"POST","url":"/a","headers":{"content-type":"text/plain","content-length":"99","content-id":"7"},"body":"abc"}]}`
+	var mp bytes.Buffer
+	me, err := batch.NewEncoder(&mp, batch.WithBoundary("b"))
+	require.NoError(t, err)
+	require.NoError(t, ToMultipart(me, NewDecoder(strings.NewReader(js))))
+	require.NoError(t, me.Close())
+	d, err := batch.NewDecoder(&mp, me.ContentType(), batch.Strict(true))
+	require.NoError(t, err)
+	p, err := d.Next()
+	require.NoError(t, err)
+	id, _ := p.ContentID()
+	assert.Equal(t, "1", string(id))
+	assert.Equal(t, []batch.Field{{Name: "Content-Type", Value: "text/plain"}}, p.Header().Fields())
+	_, err = d.Next()
+	assert.Equal(t, io.EOF, err)
+}

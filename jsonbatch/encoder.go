@@ -73,12 +73,13 @@ func (e *Encoder) WriteOperation(op *Operation) error {
 		return e.fail(&batch.EncodeError{Part: e.n, Field: "WriteOperation", Err: batch.ErrEncoderState, Detail: "after Close"})
 	}
 	e.buf = e.buf[:0]
+	undecided := false // the kind is taken from op, and given back if op is refused
 	if e.n == 0 {
 		if e.msg == 0 {
 			if op.Message != batch.Request && op.Message != batch.Response {
 				return e.invalid("Message", "the first operation of an encoder without a kind must say request or response")
 			}
-			e.msg = op.Message
+			e.msg, undecided = op.Message, true
 		}
 		e.buf = e.open(e.buf)
 	} else {
@@ -88,6 +89,9 @@ func (e *Encoder) WriteOperation(op *Operation) error {
 	if err != nil {
 		// Nothing was written: the error is not sticky, the batch can go
 		// on without this item.
+		if undecided {
+			e.msg = 0
+		}
 		return err
 	}
 	e.buf = buf

@@ -158,6 +158,15 @@ func TestEncoderState(t *testing.T) {
 	assert.ErrorIs(t, e0.WriteOperation(&Operation{Message: batch.Request, ID: "2", Method: "GET", URL: "x"}), batch.ErrEncoderState)
 	require.NoError(t, e0.Close())
 	assert.True(t, strings.HasPrefix(undecided.String(), `{"responses":[`), undecided.String())
+	// A refused first operation leaves the kind undecided.
+	again := new(bytes.Buffer)
+	e2, err := NewEncoder(again, 0)
+	require.NoError(t, err)
+	assert.ErrorIs(t, e2.WriteOperation(&Operation{Message: batch.Response, ID: "1", Status: 42}), batch.ErrInvalidOperation)
+	require.NoError(t, e2.WriteOperation(&Operation{Message: batch.Request, ID: "1", Method: "GET", URL: "x"}))
+	require.NoError(t, e2.Close())
+	assert.True(t, strings.HasPrefix(again.String(), `{"requests":[`), again.String())
+
 	empty := new(bytes.Buffer)
 	e1, err := NewEncoder(empty, 0)
 	require.NoError(t, err)
