@@ -76,6 +76,8 @@ func TestNoDelimiter(t *testing.T) {
 			`batch: no delimiter line found at offset 8 before the first part: no line "--b" in 8 bytes; the first delimiter-like line is "--a" (at offset 3), not a delimiter of boundary "b"`},
 		{"at the end of input without a line break", "x\r\n--a\r", "b",
 			`batch: no delimiter line found at offset 7 before the first part: no line "--b" in 7 bytes; the first delimiter-like line is "--a" (at offset 3), not a delimiter of boundary "b"`},
+		{"the close delimiter cut between its CR and LF", "--b--\r", "b",
+			`batch: no delimiter line found at offset 6 before the first part: no line "--b" in 6 bytes; the input ends inside the line "--b--" (at offset 0), after a CR with no LF`},
 		{"a long line is cut", long + "\r\n", "b",
 			`batch: no delimiter line found at offset 104 before the first part: no line "--b" in 104 bytes; the first delimiter-like line is "` + long[:80] + `..." (at offset 0), not a delimiter of boundary "b"`},
 		{"only the first is named", "--one\r\n--two\r\n", "b",

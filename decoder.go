@@ -365,6 +365,12 @@ func (d *Decoder) noDelimiter(end int64) string {
 	if cut {
 		q = q[:len(q)-1] + `..."`
 	}
+	if _, _, ok := delimiterLine([]byte(line), d.levels[:1]); ok && !cut {
+		// The line reads as a delimiter without its final CR: the input
+		// ends between that CR and its LF.
+		return msg + "; the input ends inside the line " + q + " (at offset " +
+			strconv.FormatInt(d.stray.offset, 10) + "), after a CR with no LF"
+	}
 	return msg + "; the first delimiter-like line is " + q + " (at offset " +
 		strconv.FormatInt(d.stray.offset, 10) + "), not a delimiter of boundary " +
 		quote(string(d.levels[0].boundary()))
