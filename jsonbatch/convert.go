@@ -90,7 +90,7 @@ func (op *Operation) Batch() batch.Operation {
 // starts with "$<id>" of an earlier operation depends on it. Bodies are held
 // one at a time, up to [DefaultMaxBodyBytes]. It does not close dst.
 func FromMultipart(dst *Encoder, src *batch.Decoder) error {
-	seen := make(map[string]bool)      // ids written
+	seen := make(map[string]bool)     // ids written
 	generated := make(map[string]int) // generated ids, by operation index
 	groups := make(map[string]bool)   // atomicity group names given
 	group := ""
