@@ -84,9 +84,12 @@ func (op *Operation) Batch() batch.Operation {
 
 // FromMultipart reads a multipart batch from src and writes it to dst as a
 // JSON batch, one operation at a time: a changeset becomes an atomicity
-// group named after its boundary; an operation without a Content-ID gets the
-// id "op<N>", N its 1-based index among the operations (so that a request
-// batch and its response batch get the same ids); a request whose url
+// group named after its boundary ("<boundary>_2", "_3", … for later
+// changesets that reuse it); an operation without a Content-ID gets the id
+// "op<N>", N its 1-based index among the operations (so that a request
+// batch and its response batch get the same ids), or "op<N>_2", … when an
+// earlier Content-ID took that; a Content-ID equal to an id generated
+// earlier is an [ErrNotConvertible] error; a request whose url
 // starts with "$<id>" of an earlier operation depends on it. Bodies are held
 // one at a time, up to [DefaultMaxBodyBytes]. It does not close dst.
 func FromMultipart(dst *Encoder, src *batch.Decoder) error {
