@@ -313,6 +313,7 @@ func requestTarget(base *url.URL, r *http.Request, form TargetForm) (target, hos
 			root = "/"
 		}
 		if rest, ok := strings.CutPrefix(u.EscapedPath(), root); ok && rest != "" {
+			rest = dotSegment(rest)
 			if u.ForceQuery || u.RawQuery != "" {
 				rest += "?" + u.RawQuery
 			}
@@ -321,6 +322,25 @@ func requestTarget(base *url.URL, r *http.Request, form TargetForm) (target, hos
 	}
 	return abs.String(), ""
 }
+
+// dotSegment makes a relative path safe to resolve: one that starts like a
+// URI scheme and a colon ("a:b") would be read as an absolute URI (RFC 3986
+// §4.2), so it gets "./" before it. An OData key with a colon inside
+// ("Authors('a:b')") does not start like a scheme and is left as it is.
+func dotSegment(rel string) string {
+	colon := strings.IndexByte(rel, ':')
+	if colon <= 0 || !isAlpha(rel[0]) {
+		return rel
+	}
+	for i := 1; i < colon; i++ {
+		if c := rel[i]; !isAlpha(c) && !('0' <= c && c <= '9') && c != '+' && c != '-' && c != '.' {
+			return rel
+		}
+	}
+	return "./" + rel
+}
+
+func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
 
 // reader returns a new on-demand reader of the encoded batch. The first
 // one reads the requests' bodies; replays (for GetBody) read fresh ones

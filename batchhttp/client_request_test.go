@@ -160,6 +160,9 @@ func TestRequestTarget(t *testing.T) {
 		{"https://HOST/odata/v4/catalog/Books?$top=2#frag", TargetServiceRelative, want{"Books?$top=2", ""}},
 		{"/odata/v4/catalog/Books(1)/author", TargetServiceRelative, want{"Books(1)/author", ""}},
 		{"Books(1)", TargetServiceRelative, want{"Books(1)", ""}},
+		// A first segment with a colon would read as a URI scheme.
+		{"https://host/odata/v4/catalog/a:b/c", TargetServiceRelative, want{"./a:b/c", ""}},
+		{"https://host/odata/v4/catalog/Authors('a:b')", TargetServiceRelative, want{"Authors('a:b')", ""}},
 		{"$1/Orders", TargetServiceRelative, want{"$1/Orders", ""}},
 		{"https://host/odata/v4/admin/Authors", TargetServiceRelative, want{"https://host/odata/v4/admin/Authors", ""}},
 		{"https://other/odata/v4/catalog/Books", TargetServiceRelative, want{"https://other/odata/v4/catalog/Books", ""}},

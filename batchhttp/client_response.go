@@ -194,6 +194,7 @@ type ResponseReader struct {
 	keep   bool          // the caller keeps every answer (ReadResponse): no reuse
 	ans    Answer        // the answer Next returns, reused
 	body   streamBody    // the body of streamed answers
+	idBuf  []byte        // an answer's Content-ID rewritten, reused
 }
 
 // NewResponseReader checks the outer response (a status other than 2xx, or
@@ -343,6 +344,20 @@ func (rr *ResponseReader) next() (*Answer, error) {
 	}
 }
 
+// requestID returns the Content-ID of the request an answer's Content-ID
+// echoes: Google answers "<item-1>" with "<response-item-1>", and others
+// "1" with "response-1".
+func (rr *ResponseReader) requestID(id []byte) []byte {
+	if bytes.HasPrefix(id, responsePrefix) {
+		return id[len(responsePrefix):]
+	}
+	if len(id) > 1 && id[0] == '<' && bytes.HasPrefix(id[1:], responsePrefix) {
+		rr.idBuf = append(append(rr.idBuf[:0], '<'), id[1+len(responsePrefix):]...)
+		return rr.idBuf
+	}
+	return id
+}
+
 // answer converts an operation part into an answer and its metadata.
 func (rr *ResponseReader) answer(p *batch.Part) (answerMeta, *http.Response, error) {
 	m := answerMeta{n: rr.read, frame: rr.frame}
@@ -358,7 +373,7 @@ func (rr *ResponseReader) answer(p *batch.Part) (answerMeta, *http.Response, err
 	}
 	m.status = resp.StatusCode
 	if id, ok := p.ContentID(); ok && len(id) > 0 {
-		id = bytes.TrimPrefix(id, responsePrefix)
+		id = rr.requestID(id)
 		if i := rr.st.expect(rr.plan); i >= 0 && string(id) == rr.plan.ids[i] {
 			m.id = rr.plan.ids[i]
 		} else if i, ok := rr.plan.idIndex[string(id)]; ok {

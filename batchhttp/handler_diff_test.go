@@ -66,7 +66,13 @@ func genRequest(c chooser) string {
 	}
 	target := pick(c, "/items", "/items(1)", "/items?$top=2", "/a/b%41", "/a%zz", "/x\x01y", "/caf\xc3\xa9", "/p#frag")
 	var b strings.Builder
-	b.WriteString(method + " " + target + " HTTP/1.1\n")
+	// Versions, malformed ones among them. Not HTTP/1.0: net/http ignores
+	// Transfer-Encoding there, where Handler refuses it (on purpose).
+	proto := "HTTP/1.1"
+	if c.intn(4) == 0 {
+		proto = pick(c, "HTTP/2.0", "HTTP/1.x", "HTTP/11.1", "HTTP/1", "HTTP/1.1.1")
+	}
+	b.WriteString(method + " " + target + " " + proto + "\n")
 	for n := c.intn(5); n > 0; n-- {
 		name := pick(c, "Accept", "X-Custom", "Content-Type", "Content-Length", "Transfer-Encoding", "Host", "Cache-Control")
 		name = mutate(c, name)

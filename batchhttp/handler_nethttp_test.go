@@ -22,6 +22,8 @@ func TestHandlerRefusesWhatNetHTTPRefuses(t *testing.T) {
 		{"NUL in a value", "POST /items HTTP/1.1\nX-A: one\x00two\n\nx\n", "control byte"},
 		{"invalid header name", "POST /items HTTP/1.1\nX(A): one\n\nx\n", "not a token"},
 		{"control byte in the method", "PO\x01ST /items HTTP/1.1\n\nx\n", "method"},
+		{"malformed HTTP version", "GET /items HTTP/1.x\n\n", "HTTP version"},
+		{"HTTP version out of range", "GET /items HTTP/11.1\n\n", "HTTP version"},
 		{"two Host headers", "POST /items HTTP/1.1\nHost: a\nHost: b\n\nx\n", "Host"},
 		{"Content-Length not a number", "POST /items HTTP/1.1\nContent-Length: 1x\n\nx\n", "Content-Length"},
 		{"Content-Lengths disagree", "POST /items HTTP/1.1\nContent-Length: 1\nContent-Length: 2\n\nx\n", "disagree"},

@@ -31,6 +31,11 @@ func checkEmbedded(p *batch.Part) string {
 	if m := p.Method(); !validTokenBytes(m) {
 		return "method " + quote(string(m)) + " is not a token"
 	}
+	if _, _, ok := http.ParseHTTPVersion(string(p.Proto())); !ok {
+		// http.ReadRequest refuses it; "HTTP/2.0", which .NET clients
+		// write inside batches, parses.
+		return "HTTP version " + quote(string(p.Proto())) + " is malformed"
+	}
 	hosts := 0
 	var cl []byte
 	haveCL := false

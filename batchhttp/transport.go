@@ -326,7 +326,8 @@ func (t *Transport) sendLocked(q *trQueue, why FlushReason) {
 	calls := q.calls
 	q.calls, q.bytes = nil, 0
 	delete(t.queues, q.key)
-	b := &trBatch{t: t, calls: calls, key: q.key, reason: why, sent: time.Now(), size: len(calls)}
+	b := &trBatch{t: t, calls: calls, key: q.key, reason: why, sent: time.Now()}
+	b.size.Store(int32(len(calls)))
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	for _, c := range calls {
 		c.mu.Lock()

@@ -97,6 +97,7 @@ func (b *trBatch) encodeGraph() ([]byte, error) {
 		c.id = strconv.Itoa(i + 1)
 		g, err := b.t.graphRequest(c)
 		if err != nil {
+			b.detach(c)
 			b.t.wg.Add(1)
 			go b.alone(c)
 			continue

@@ -29,14 +29,30 @@ type trBatch struct {
 	sent   time.Time
 	ctx    context.Context
 	cancel context.CancelFunc
-	size   int          // callers at sending
+	size   atomic.Int32 // callers in the batch request: at sending, less those sent alone since
 	gone   atomic.Int32 // of them, those whose context ended after sending
 }
 
 // leave counts a caller gone after sending; when every caller has gone,
 // the batch request is cancelled.
 func (b *trBatch) leave() {
-	if int(b.gone.Add(1)) == b.size {
+	if b.gone.Add(1) == b.size.Load() {
+		b.cancel()
+	}
+}
+
+// detach takes c out of the batch request, to be sent alone: it no longer
+// counts among the callers whose leaving cancels the batch request, so that
+// the request is cancelled once the callers left in it have all gone. A
+// caller that has gone already stays counted, as its leave is.
+func (b *trBatch) detach(c *trCall) {
+	c.mu.Lock()
+	inBatch := c.state == trSent && c.batch == b
+	if inBatch {
+		c.batch = nil
+	}
+	c.mu.Unlock()
+	if inBatch && b.size.Add(-1) == b.gone.Load() {
 		b.cancel()
 	}
 }
@@ -201,6 +217,7 @@ func (b *trBatch) encode() (body []byte, contentType string, err error) {
 		if bad < 0 || !errors.As(err, &ee) {
 			return nil, "", err
 		}
+		b.detach(b.calls[bad])
 		b.t.wg.Add(1)
 		go b.alone(b.calls[bad])
 		b.calls = append(b.calls[:bad:bad], b.calls[bad+1:]...)

@@ -1,0 +1,70 @@
+package batchhttp_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/batchcodec/batch/batchhttp"
+)
+
+// TestTransportCancelAfterSplit: a request the encoder refuses is sent
+// alone; once the callers left in the batch have all gone, the batch
+// request is cancelled, so the server stops working for nobody.
+func TestTransportCancelAfterSplit(t *testing.T) {
+	slowCtxDone := make(chan struct{}, 1)
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /odata/items/{id}", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "item") })
+	mux.HandleFunc("GET /odata/slow", func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-r.Context().Done():
+			slowCtxDone <- struct{}{}
+		case <-release:
+		}
+	})
+	mux.Handle("POST /odata/$batch", batchhttp.Handler(mux))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	tr, err := batchhttp.NewTransport(srv.URL+"/odata/$batch", batchhttp.MaxBatch(2), batchhttp.Window(time.Minute))
+	require.NoError(t, err)
+	defer tr.Close()
+	defer close(release) // first, so that a failing run does not hang in Close
+	c := &http.Client{Transport: tr}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	slow := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/odata/slow", nil)
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		slow <- err
+	}()
+	// A header value with surrounding spaces: the encoder refuses it, so
+	// the request goes alone and its caller is answered.
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/odata/items/2", nil)
+	req.Header.Set("X-Odd", " padded ")
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	<-arrived
+	require.Equal(t, int64(1), tr.Stats().Unbatched)
+
+	cancel()
+	require.ErrorIs(t, <-slow, context.Canceled)
+	select {
+	case <-slowCtxDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("every caller left in the batch has gone, but the batch request still runs")
+	}
+}
