@@ -142,6 +142,11 @@ func NewTransport(batchURL string, opts ...TransportOption) (*Transport, error) 
 	default:
 		return nil, fmt.Errorf("batch: NewTransport: unknown dialect %d", t.cfg.dialect)
 	}
+	if t.cfg.dialect == DialectGraph && (len(t.cfg.enc) > 0 || len(t.cfg.dec) > 0) {
+		// Graph batches are JSON: the multipart codec's options would be
+		// ignored, which an option must never be.
+		return nil, errors.New("batch: NewTransport: TransportCodec configures the multipart codec, and DialectGraph batches are JSON")
+	}
 	return t, nil
 }
 

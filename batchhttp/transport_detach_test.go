@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/batchcodec/batch"
 	"github.com/batchcodec/batch/batchhttp"
 )
 
@@ -67,4 +68,15 @@ func TestTransportCancelAfterSplit(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("every caller left in the batch has gone, but the batch request still runs")
 	}
+}
+
+// TestTransportGraphRefusesCodecOptions: the multipart codec's options
+// mean nothing to a JSON (Graph) batch, so NewTransport refuses them rather
+// than ignore them.
+func TestTransportGraphRefusesCodecOptions(t *testing.T) {
+	_, err := batchhttp.NewTransport("https://graph.microsoft.com/v1.0/$batch", batchhttp.TransportCodec(nil, []batch.DecodeOption{batch.MaxParts(1)}))
+	require.ErrorContains(t, err, "TransportCodec")
+	tr, err := batchhttp.NewTransport("https://graph.microsoft.com/v1.0/$batch")
+	require.NoError(t, err)
+	require.NoError(t, tr.Close())
 }

@@ -189,7 +189,9 @@ func MaxRequestBody(n int64) TransportOption {
 // memory before the answer is handed to its caller. An answer that fits is
 // handed over whole and costs the batch nothing more; a larger one streams
 // from the batch answer (see [Transport], "Answers"). Default
-// [DefaultAnswerBuffer]; n <= 0 means the default.
+// [DefaultAnswerBuffer]; n <= 0 means the default. With [DialectGraph] each
+// JSON response is decoded whole, whatever its size: a JSON answer's
+// bodies cannot be streamed one by one.
 func AnswerBuffer(n int64) TransportOption {
 	return transportOptionFunc(func(c *transportConfig) {
 		if n <= 0 {
@@ -234,7 +236,8 @@ func TransportHeader(name, value string) TransportOption {
 // TransportCodec passes codec options to the encoder that writes each
 // batch and the decoder that reads its answer, such as [batch.MaxParts] or
 // [batch.WithBoundary] (a fixed boundary is refused by the encoder for any
-// body that holds it). Default none.
+// body that holds it). Default none. It configures the multipart codec:
+// with [DialectGraph], whose batches are JSON, [NewTransport] refuses it.
 func TransportCodec(enc []batch.EncodeOption, dec []batch.DecodeOption) TransportOption {
 	enc = append([]batch.EncodeOption(nil), enc...)
 	dec = append([]batch.DecodeOption(nil), dec...)
