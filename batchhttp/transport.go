@@ -90,7 +90,11 @@ import (
 // fail with its context's error or [ErrStalled]) and the batch moves on. So
 // a slow reader delays the callers after it by at most StallTimeout per
 // stall, and a caller that never reads a large body holds the others up
-// for StallTimeout once. Read or close every body, as net/http asks.
+// for StallTimeout once. If that caller's Read is waiting on the network
+// when it loses the body, the batch request is cancelled to end that Read:
+// the answers after it in the batch then fail with the cancellation rather
+// than wait for a server that has stopped sending. Read or close every
+// body, as net/http asks.
 //
 // # Closing
 //

@@ -3,8 +3,10 @@ package batchhttp_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,4 +81,55 @@ func TestTransportGraphRefusesCodecOptions(t *testing.T) {
 	tr, err := batchhttp.NewTransport("https://graph.microsoft.com/v1.0/$batch")
 	require.NoError(t, err)
 	require.NoError(t, tr.Close())
+}
+
+// TestTransportCancelBlockedRead: a caller whose context ends while its
+// Read of a streamed answer waits on the network gets its context's error
+// at once, and the Transport closes: the batch request is cancelled rather
+// than left hanging on the server.
+func TestTransportCancelBlockedRead(t *testing.T) {
+	hang := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "multipart/mixed; boundary=b")
+		fmt.Fprint(w, "--b\r\nContent-Type: application/http\r\nContent-ID: 1\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+		fmt.Fprint(w, strings.Repeat("x", 100)) // more than AnswerBuffer: streamed
+		w.(http.Flusher).Flush()
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hang) // first, so that a failing run ends
+
+	tr, err := batchhttp.NewTransport(srv.URL+"/odata/$batch", batchhttp.AnswerBuffer(10), batchhttp.StallTimeout(time.Minute))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/odata/items/1", nil)
+	require.NoError(t, err)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	require.NoError(t, err)
+	read := make(chan error, 1)
+	go func() {
+		_, err := io.ReadAll(resp.Body)
+		read <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the read is waiting for bytes the server holds back
+	cancel()
+	select {
+	case err := <-read:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Read still blocked after its caller's context ended")
+	}
+	closed := make(chan struct{})
+	go func() {
+		tr.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Transport.Close blocked")
+	}
 }

@@ -430,7 +430,8 @@ func (b *trBatch) hand(c *trCall, r *http.Response, p *batch.Part, st *BatchStat
 	case err != nil:
 		return fmt.Errorf("batch: reading the batch answer: %w", err)
 	}
-	body := &trBody{prefix: buf.Bytes(), part: p, ctx: c.ctx, done: make(chan struct{}), progress: make(chan struct{}, 1)}
+	body := &trBody{prefix: buf.Bytes(), part: p, ctx: c.ctx, done: make(chan struct{}), progress: make(chan struct{}, 1),
+		readEnd: make(chan struct{}, 1)}
 	r.Body = body
 	if !c.deliver(r, nil) {
 		st.Dropped++
