@@ -18,8 +18,8 @@ import (
 // after checking that net/http would have accepted the same bytes, and
 // its body.
 
-// checkEmbedded returns why http.ReadRequest would refuse the embedded
-// request of p, or "": a method that is not a token; a header name with a
+// checkEmbedded returns why http.ReadRequest would refuse an embedded
+// request with this method, HTTP version and header, or "": a method that is not a token; a header name with a
 // byte that is neither a token byte nor a space (textproto accepts, without
 // canonicalising, a name with a space); a value with a control byte other
 // than HTAB (a bare CR, a NUL); more than one Host; a Content-Length that
@@ -27,19 +27,19 @@ import (
 // Transfer-Encoding is refused too, where net/http would accept "chunked":
 // in a batch the delimiter frames the body, and a second framing is how
 // requests are smuggled.
-func checkEmbedded(p *batch.Part) string {
-	if m := p.Method(); !validTokenBytes(m) {
+func checkEmbedded(m, proto []byte, hdr batch.Header) string {
+	if !validTokenBytes(m) {
 		return "method " + quote(string(m)) + " is not a token"
 	}
-	if _, _, ok := http.ParseHTTPVersion(string(p.Proto())); !ok {
+	if _, _, ok := http.ParseHTTPVersion(string(proto)); !ok {
 		// http.ReadRequest refuses it; "HTTP/2.0", which .NET clients
 		// write inside batches, parses.
-		return "HTTP version " + quote(string(p.Proto())) + " is malformed"
+		return "HTTP version " + quote(string(proto)) + " is malformed"
 	}
 	hosts := 0
 	var cl []byte
 	haveCL := false
-	for _, f := range p.Header() {
+	for _, f := range hdr {
 		for _, c := range f.Name {
 			if !isTokenByte(c) && c != ' ' {
 				return "header name " + quote(string(f.Name)) + " is not a token"
@@ -201,7 +201,7 @@ func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answe
 	aw.contentID, off = all[off:off+len(id)], off+len(id)
 
 	where := inPart(p.Index())
-	if problem := checkEmbedded(p); problem != "" {
+	if problem := checkEmbedded(p.Method(), p.Proto(), hdr); problem != "" {
 		return http.StatusBadRequest, "batch: the request" + where.String() + " is malformed: " + problem + "; it did not run"
 	}
 
@@ -288,7 +288,7 @@ func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answe
 	r.ContentLength = n
 	r.Body = http.NoBody
 	if n > 0 {
-		aw.p = p
+		aw.src = p
 		r.Body = (*opBody)(aw)
 	}
 	r.Host = rn.outer.Host
@@ -313,7 +313,7 @@ func (b *opBody) Read(s []byte) (int, error) {
 	case aw.bodyShut:
 		return 0, http.ErrBodyReadAfterClose
 	}
-	return aw.p.Read(s)
+	return aw.src.Read(s)
 }
 
 // copyBufs holds the buffers of opBody.WriteTo.

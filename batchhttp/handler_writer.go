@@ -51,7 +51,7 @@ type answerWriter struct {
 	r         *batchRun
 	req       http.Request // the request next sees, allocated with the writer
 	url       url.URL      // its URL
-	p         *batch.Part  // the request body, until done
+	src       io.Reader    // the request body, until done
 	header    http.Header
 	status    int // 0 until WriteHeader or the first Write
 	contentID string
@@ -210,7 +210,7 @@ func (aw *answerWriter) Flush() {
 func (aw *answerWriter) end() {
 	aw.mu.Lock()
 	aw.done = true
-	aw.p = nil
+	aw.src = nil
 	aw.mu.Unlock()
 }
 
