@@ -175,33 +175,45 @@ func (rn *batchRun) template(ctx context.Context) *http.Request {
 	return rn.tmpl
 }
 
-// request fills aw.req, the request next sees for operation i (see
+// embedded is an operation's request as the batch wrote it, in either
+// batch format: what request makes the *http.Request for next from. Its
+// slices are views into the decoder's buffers, valid while it runs.
+type embedded struct {
+	method, proto, target, id []byte
+	header                    batch.Header
+	declared                  bool  // it said a Content-Length (which length overrides)
+	length                    int64 // the body's real length
+	index                     int   // part or item index, for messages
+	body                      io.Reader
+}
+
+// request fills aw.req, the request next sees for operation e (see
 // Handler), or returns the status and message of the answer that refuses
 // it. It sets aw.contentID either way.
-func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answerWriter) (int, string) {
+func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) (int, string) {
 	// One string holds the target, the Content-ID and every header name
 	// and value; the request's strings are slices of it.
-	hdr := p.Header()
-	id, _ := p.ContentID()
-	sb := append(rn.strs[:0], p.Target()...)
+	hdr := e.header
+	id := e.id
+	sb := append(rn.strs[:0], e.target...)
 	sb = append(sb, id...)
 	for _, f := range hdr {
 		sb = append(sb, f.Name...)
 		sb = append(sb, f.Value...)
 	}
-	n := rn.lens[i]
+	n := e.length
 	clStart := len(sb)
-	if n > 0 || p.ContentLength() >= 0 {
+	if n > 0 || e.declared {
 		sb = strconv.AppendInt(sb, n, 10)
 	}
 	rn.strs = sb
 	all := string(sb)
 	contentLength := all[clStart:]
-	target, off := all[:len(p.Target())], len(p.Target())
+	target, off := all[:len(e.target)], len(e.target)
 	aw.contentID, off = all[off:off+len(id)], off+len(id)
 
-	where := inPart(p.Index())
-	if problem := checkEmbedded(p.Method(), p.Proto(), hdr); problem != "" {
+	where := inPart(e.index)
+	if problem := checkEmbedded(e.method, e.proto, hdr); problem != "" {
 		return http.StatusBadRequest, "batch: the request" + where.String() + " is malformed: " + problem + "; it did not run"
 	}
 
@@ -277,9 +289,9 @@ func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answe
 	host := aw.req.Host
 	aw.req = *rn.template(ctx)
 	r := &aw.req
-	r.Method = internMethod(p.Method())
+	r.Method = internMethod(e.method)
 	r.URL = u
-	r.Proto = internProto(p.Proto())
+	r.Proto = internProto(e.proto)
 	r.ProtoMajor, r.ProtoMinor, _ = http.ParseHTTPVersion(r.Proto)
 	if r.ProtoMajor == 0 {
 		r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
@@ -288,7 +300,7 @@ func (rn *batchRun) request(ctx context.Context, p *batch.Part, i int, aw *answe
 	r.ContentLength = n
 	r.Body = http.NoBody
 	if n > 0 {
-		aw.src = p
+		aw.src = e.body
 		r.Body = (*opBody)(aw)
 	}
 	r.Host = rn.outer.Host

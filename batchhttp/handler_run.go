@@ -42,6 +42,7 @@ type batchRun struct {
 	tfields []batch.Field // the header of the next top-level answer
 	keys    []string
 	sniff   []byte
+	emb     embedded // the running operation's request
 	strs    []byte
 	arena   []batch.Field   // the headers of the open changeset's answers
 	answers []*answerWriter // the open changeset's, for reuse
@@ -239,7 +240,7 @@ func (rn *batchRun) topOp(p *batch.Part) {
 	i := rn.nop
 	rn.nop++
 	aw := rn.newAnswerWriter("", true, 0)
-	rn.serve(rn.outer.Context(), p, i, aw)
+	rn.serve(rn.outer.Context(), rn.fromPart(p, i), aw)
 	if aw.panicked && aw.committed {
 		rn.aborted = true // part of the answer is out: do not pretend it is whole
 		return
@@ -286,7 +287,7 @@ func (rn *batchRun) changesetOp(p *batch.Part) {
 		}
 	}
 	aw := rn.newAnswerWriter("", false, rn.h.so.maxBytes-cs.used)
-	rn.serve(cs.ctx, p, i, aw)
+	rn.serve(cs.ctx, rn.fromPart(p, i), aw)
 	// Decide now whether the answer can be written, before Commit.
 	aw.prepare(cs.dash)
 	cs.used += int64(len(aw.buf))
@@ -400,11 +401,20 @@ func (rn *batchRun) lookup(id string) (string, bool) {
 	return loc, ok
 }
 
-// serve builds the request for operation i and runs it through next, or
+// fromPart returns the embedded request of p, operation i of the batch,
+// in the run's scratch space.
+func (rn *batchRun) fromPart(p *batch.Part, i int) *embedded {
+	id, _ := p.ContentID()
+	rn.emb = embedded{method: p.Method(), proto: p.Proto(), target: p.Target(), id: id, header: p.Header(),
+		declared: p.ContentLength() >= 0, length: rn.lens[i], index: p.Index(), body: p}
+	return &rn.emb
+}
+
+// serve builds the request for operation e and runs it through next, or
 // answers it with a refusal. Once next returns, its writer and request
 // body are dead.
-func (rn *batchRun) serve(ctx context.Context, p *batch.Part, i int, aw *answerWriter) {
-	status, msg := rn.request(ctx, p, i, aw)
+func (rn *batchRun) serve(ctx context.Context, e *embedded, aw *answerWriter) {
+	status, msg := rn.request(ctx, e, aw)
 	if status != 0 {
 		aw.replace(status, msg)
 		aw.end()
