@@ -223,13 +223,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ct := r.Header.Get("Content-Type")
 	mt, boundary, err := batch.ParseContentType(ct)
 	dialect := h.dialect
+	isJSON := false
 	switch {
 	case mt == "multipart/batching":
 		dialect = batch.UCWA
 	case mt == "multipart/mixed":
+	case mt == "application/json":
+		isJSON, err = true, nil
 	default:
 		writeError(w, http.StatusUnsupportedMediaType, "batch: Content-Type "+quote(ct)+
-			" is not a batch: want multipart/mixed or multipart/batching with a boundary")
+			" is not a batch: want multipart/mixed or multipart/batching with a boundary, or application/json")
 		return
 	}
 	if err != nil {
@@ -259,6 +262,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if isJSON {
+		h.serveJSON(w, r, &sp, false)
+		return
+	}
+
 	// Pass 1: check the whole batch before anything runs.
 	st := getState()
 	defer putState(st)
@@ -274,7 +282,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// Pass 2: run it.
+	// Pass 2: run it, in JSON if the client asks for that.
+	// JSON batches are OData 4.01's: not for V2 clients, or SharePoint's.
+	if dialect == batch.ODataV4 && !odataV2(r.Header) && answerJSON(r.Header, false) && h.serveConverted(w, r, &sp, boundary) {
+		return
+	}
 	if err := d.Reset(sp.reader(), boundary, h.so.dec...); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -415,6 +427,14 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 // continueOnError reports whether the Prefer headers ask to continue after
 // a failed operation, and with which preference name.
 func continueOnError(h http.Header) (on bool, name string) {
+	on, _, name = preference(h)
+	return on, name
+}
+
+// preference returns the value of the Prefer headers' continue-on-error
+// preference (on), whether they have one (set), and its name as the
+// client spelled it.
+func preference(h http.Header) (on, set bool, name string) {
 	for _, line := range h.Values("Prefer") {
 		for _, pref := range strings.Split(line, ",") {
 			pref, _, _ = strings.Cut(pref, ";")
@@ -424,11 +444,8 @@ func continueOnError(h http.Header) (on bool, name string) {
 				continue
 			}
 			val = strings.Trim(strings.TrimSpace(val), `"`)
-			if !hasVal || strings.EqualFold(val, "true") {
-				return true, key
-			}
-			return false, ""
+			return !hasVal || strings.EqualFold(val, "true"), true, key
 		}
 	}
-	return false, ""
+	return false, false, ""
 }

@@ -162,7 +162,8 @@ hello
 --b--
 `), `a part with Content-Type \"text/plain\" is neither an operation`, http.StatusBadRequest},
 		{"no boundary", "multipart/mixed", "", "no boundary parameter", http.StatusBadRequest},
-		{"not a batch", "application/json", "{}", "is not a batch", http.StatusUnsupportedMediaType},
+		{"not a batch", "text/plain", "{}", "is not a batch", http.StatusUnsupportedMediaType},
+		{"JSON that is not a batch", "application/json", "{}", `no \"requests\" or \"responses\" member`, http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			app := newTestApp()

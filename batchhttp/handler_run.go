@@ -102,10 +102,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 	if coe {
 		hdr.Set("Preference-Applied", pref)
 	}
-	base := &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
-	if r.TLS != nil {
-		base.Scheme = "https"
-	}
+	base := batchBase(r)
 	// rn is reused from an earlier batch: its scratch space stays.
 	*rn = batchRun{
 		spare:   rn.spare[:0],

@@ -87,6 +87,7 @@ type handlerConfig struct {
 	hook        ChangesetHook
 	hosts       []string // more host names operations may target
 	v2          bool     // answer every batch 202 Accepted, as OData V2
+	concurrency int      // JSON batch requests run at once
 	dec         []batch.DecodeOption
 	enc         []batch.EncodeOption
 }
@@ -102,7 +103,7 @@ const (
 )
 
 func newHandlerConfig(opts []HandlerOption) handlerConfig {
-	c := handlerConfig{maxOps: DefaultMaxOperations, maxBytes: DefaultMaxBatchBytes, spoolMemory: DefaultSpoolMemory}
+	c := handlerConfig{maxOps: DefaultMaxOperations, maxBytes: DefaultMaxBatchBytes, spoolMemory: DefaultSpoolMemory, concurrency: 1}
 	for _, o := range opts {
 		if o != nil {
 			o.applyHandler(&c)
@@ -167,6 +168,24 @@ func AllowHosts(hosts ...string) HandlerOption {
 // one and keep their effects whatever happens to the others.
 func Changesets(h ChangesetHook) HandlerOption {
 	return handlerOptionFunc(func(c *handlerConfig) { c.hook = h })
+}
+
+// Concurrency sets how many requests of a JSON batch [Handler] runs at
+// once: requests (and atomicity groups) whose dependsOn are all done run
+// concurrently, each on its own goroutine, up to n at a time, and never
+// before what they depend on; their answers are written as they complete.
+// next must then be safe for concurrent use, as any http.Handler behind
+// net/http is. Default 1: one request at a time, in document order, which
+// a handler written for multipart batches expects. n <= 0 means the
+// default. Multipart batches always run in order, one operation at a time,
+// as OData specifies.
+func Concurrency(n int) HandlerOption {
+	return handlerOptionFunc(func(c *handlerConfig) {
+		if n <= 0 {
+			n = 1
+		}
+		c.concurrency = n
+	})
 }
 
 // The two sides of the client: a [ClientOption] applies to one of them, and
