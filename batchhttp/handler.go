@@ -53,8 +53,8 @@ type ChangesetHook interface {
 // # Requests
 //
 // Handler accepts POST with Content-Type multipart/mixed (OData v4, and v2
-// and v3 with changesets) or multipart/batching (UCWA); other methods get
-// 405, other media types 415. It reads the whole body first, up to
+// and v3 with changesets), multipart/batching (UCWA) or application/json
+// (a JSON batch, see below); other methods get 405, other media types 415. It reads the whole body first, up to
 // [MaxBatchBytes] (413 beyond), into memory up to [SpoolMemory] and a
 // temporary file beyond, and decodes it once to check it: a malformed batch
 // gets 400 with the decoder's error (what, byte offset and part); more than
@@ -174,6 +174,62 @@ type ChangesetHook interface {
 // changeset fails). Handler-made failure answers carry an OData JSON error
 // body, {"error":{"code":"403","message":"batch: …"}}, as do the outer 4xx
 // answers.
+//
+// # JSON batches
+//
+// A POST with Content-Type application/json is a JSON batch (OData JSON
+// Format 4.01 §19, Microsoft Graph JSON batching; see package jsonbatch).
+// Before anything runs, the whole batch is read and checked, and refused
+// with 400 (413 beyond [MaxOperations]) if it is malformed, if two
+// requests share an id or an id is also an atomicity group's, if the
+// requests of a group are not adjacent, or if a dependsOn names the request
+// itself, its own group, a later request (OData allows only preceding
+// ones, which also rules out cycles) or nothing in the batch. A url whose
+// first segment is "$<id>" depends on that request whether or not dependsOn
+// says so, and is resolved against its answer's Location. Urls are
+// resolved against the service root (the batch URL without its last
+// segment); one with a leading "/" too, as Graph's clients and SAP CAP
+// write them ("/me/events" in a batch sent to "/v1.0/$batch" is
+// "/v1.0/me/events"), unless it starts with the service root's path.
+// Methods are case-insensitive ("get"); a JSON body without a Content-Type
+// reaches next as application/json. Each request then becomes an
+// *http.Request for next as a multipart operation does, with the same
+// checks and refusals.
+//
+// A request runs once every request and group it depends on has
+// succeeded; if one of them failed (status 400 or more, or not run), it
+// does not run and is answered 424 Failed Dependency. The requests of an
+// atomicity group run in order through the [ChangesetHook], all or
+// nothing: if one fails, the group is rolled back and answered with that
+// failure, every other request of the group 424. As OData 4.01 specifies,
+// a JSON batch runs every request whatever fails, unless its Prefer says
+// "continue-on-error=false"; then nothing more starts after the first
+// failure. Requests and groups that depend on nothing pending run
+// concurrently, up to [Concurrency] (default 1, in document order).
+//
+// The answer is a JSON batch, each answer written and flushed as its
+// request completes, in that order (clients pair them by id), with
+// header names lower-case when the request wrote its own lower-case (as
+// OData's clients do) and as next wrote them otherwise (Graph's
+// JavaScript client reads a JSON body only under "Content-Type"). An
+// answer whose body is not what its Content-Type says (not JSON under
+// application/json, not UTF-8 under text/*) cannot be written in a JSON
+// batch and becomes a 500, decided before its group commits.
+//
+// The Accept header chooses between the formats, as SAP CAP does: a JSON
+// batch whose Accept prefers multipart/mixed is answered as a multipart
+// batch (in request order, a successful group as a changeset, a failed
+// one as its one failure, unframed); a multipart/mixed batch whose Accept
+// prefers application/json is answered as a JSON batch (its changesets as
+// atomicity groups, its Content-IDs as ids, "op<N>" for an operation
+// without one), running as a multipart batch does, in order and stopping
+// at the first failure unless continue-on-error. Not for OData V2 batches
+// (DataServiceVersion), the SharePoint dialect or UCWA, which have no JSON
+// batch, nor for an Accept of application/json with an "odata=" parameter
+// (OData V3's "odata=verbose", which SharePoint clients send). A JSON
+// request is held whole while it runs, up to jsonbatch's item limit
+// (jsonbatch.DefaultMaxItemBytes; 413 beyond), as are up to [Concurrency]
+// of them waiting for what they depend on and their answers.
 //
 // # Memory
 //

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/batchcodec/batch"
 	"github.com/batchcodec/batch/jsonbatch"
@@ -22,7 +23,16 @@ import (
 // failure unless the request asks to continue, and is answered in JSON.
 func (h *handler) serveJSON(w http.ResponseWriter, r *http.Request, sp *spool, multipart bool) {
 	opts := h.jsonDecodeOptions()
-	d := jsonbatch.NewDecoder(sp.reader(), opts...)
+	d, _ := jsonDecoders.Get().(*jsonbatch.Decoder)
+	if d == nil {
+		d = jsonbatch.NewDecoder(sp.reader(), opts...)
+	} else {
+		d.Reset(sp.reader(), opts...)
+	}
+	defer func() {
+		d.Reset(nil)
+		jsonDecoders.Put(d)
+	}()
 	jsonOut := multipart || answerJSON(r.Header, true)
 	plan, status, msg := h.checkJSON(d, !jsonOut)
 	if status != 0 {
@@ -84,6 +94,10 @@ func (h *handler) serveJSON(w http.ResponseWriter, r *http.Request, sp *spool, m
 		_ = jr.sink.close()
 	}
 }
+
+// jsonDecoders keeps JSON batch decoders, with their buffers, between
+// batches.
+var jsonDecoders sync.Pool // of *jsonbatch.Decoder
 
 // serveConverted answers the multipart batch in sp, with the given
 // boundary, in JSON, as its Accept asks: it converts the batch to a JSON
