@@ -180,8 +180,8 @@ type ChangesetHook interface {
 // A POST with Content-Type application/json is a JSON batch (OData JSON
 // Format 4.01 §19, Microsoft Graph JSON batching; see package jsonbatch).
 // Before anything runs, the whole batch is read and checked, and refused
-// with 400 (413 beyond [MaxOperations]) if it is malformed, if two
-// requests share an id or an id is also an atomicity group's, if the
+// with 400 (413 beyond [MaxOperations]) if it is malformed, if an id is
+// empty, two requests share one or one is also an atomicity group's, if the
 // requests of a group are not adjacent, or if a dependsOn names the request
 // itself, its own group, a later request (OData allows only preceding
 // ones, which also rules out cycles) or nothing in the batch. A url whose

@@ -47,7 +47,7 @@ func (h *handler) jsonDecodeOptions() []jsonbatch.DecodeOption {
 // checkJSON is pass 1 of a JSON batch: it decodes every request and returns
 // the plan, or the status and message of the answer that refuses the batch.
 // Refused, with nothing run: a document that is not a JSON batch of
-// requests; two requests with one id, or an id that is also an atomicity
+// requests; an empty id; two requests with one id, or an id that is also an atomicity
 // group's; the requests of one group not adjacent; a dependsOn naming the
 // request itself or its own group, a later request (OData forbids forward
 // references, which is also what rules out cycles) or nothing at all.
@@ -89,6 +89,9 @@ func (h *handler) checkJSON(d *jsonbatch.Decoder, echo bool) (_ *jsonPlan, statu
 			return nil, http.StatusRequestEntityTooLarge, h.tooManyMsg()
 		}
 		id, g := string(it.ID()), string(it.AtomicityGroup())
+		if id == "" {
+			return nil, http.StatusBadRequest, "batch: a request has an empty id" + where
+		}
 		if echo {
 			op := batch.Operation{Message: batch.Response, StatusCode: http.StatusOK, ContentID: id}
 			if err := op.Validate(); err != nil {

@@ -118,6 +118,7 @@ func TestHandlerJSONRefused(t *testing.T) {
 	}{
 		{"duplicate id", `{"requests":[{"id":"1","method":"GET","url":"/items"},{"id":"1","method":"GET","url":"/items"}]}`,
 			400, `two requests have the id \"1\"`},
+		{"empty id", `{"requests":[{"id":"","method":"GET","url":"/items"}]}`, 400, `empty id`},
 		{"unknown dependency", `{"requests":[{"id":"1","method":"GET","url":"/items","dependsOn":["7"]}]}`,
 			400, `depends on \"7\", which no request or atomicity group of the batch has`},
 		{"forward reference", `{"requests":[{"id":"1","method":"GET","url":"/items","dependsOn":["2"]},{"id":"2","method":"GET","url":"/items"}]}`,
@@ -385,4 +386,45 @@ func TestHandlerJSONServiceRoot(t *testing.T) {
 		got = append(got, a.Body)
 	}
 	require.Equal(t, []string{"/v1.0/me/events?$top=2", "/v1.0/me/messages", "/v1.0/users", "/v1.0/groups"}, got)
+}
+
+// TestHandlerJSONStopOnError: a JSON batch runs everything by default;
+// "continue-on-error=false" stops it after the first failure.
+func TestHandlerJSONStopOnError(t *testing.T) {
+	doc := `{"requests":[{"id":"1","method":"GET","url":"/items(5)"},{"id":"2","method":"GET","url":"/items"}]}`
+	for _, tc := range []struct {
+		prefer string
+		want   []string
+	}{
+		{"", []string{"1 404", "2 200"}},
+		{"odata.continue-on-error=false", []string{"1 404"}},
+		{"continue-on-error", []string{"1 404", "2 200"}},
+	} {
+		rec := serveJSONBatch(t, Handler(newTestApp()), doc, "Prefer", tc.prefer)
+		var got []string
+		for _, a := range readJSONAnswers(t, rec) {
+			got = append(got, a.ID+" "+strconv.Itoa(a.Status))
+		}
+		require.Equal(t, tc.want, got, "Prefer: %s", tc.prefer)
+	}
+}
+
+// TestHandlerJSONUnwritableAnswer: an answer that a JSON batch cannot
+// carry (a body that is not JSON under application/json) is a 500 decided
+// before its group commits, so the group rolls back.
+func TestHandlerJSONUnwritableAnswer(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, "{not json")
+	})
+	hook := new(countingHook)
+	rec := serveJSONBatch(t, Handler(next, Changesets(hook)),
+		`{"requests":[{"id":"1","atomicityGroup":"g","method":"POST","url":"/a","body":{}},{"id":"2","atomicityGroup":"g","method":"POST","url":"/b","body":{}}]}`)
+	got := readJSONAnswers(t, rec)
+	require.Len(t, got, 2)
+	require.Equal(t, 500, got[0].Status)
+	require.Contains(t, got[0].Body, "cannot be written in a JSON batch")
+	require.Equal(t, 424, got[1].Status)
+	require.Equal(t, [3]int32{1, 0, 1}, [3]int32{hook.begin.Load(), hook.commit.Load(), hook.rollback.Load()})
 }
