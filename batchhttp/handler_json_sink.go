@@ -107,7 +107,9 @@ var jsonDecoders sync.Pool // of *jsonbatch.Decoder
 // caller then answers it in multipart.
 func (h *handler) serveConverted(w http.ResponseWriter, r *http.Request, sp *spool, boundary string) bool {
 	pr, pw := io.Pipe()
+	converted := make(chan struct{})
 	go func() {
+		defer close(converted)
 		d, err := batch.NewDecoderBoundary(sp.reader(), boundary, h.so.dec...)
 		if err == nil {
 			var enc *jsonbatch.Encoder
@@ -123,6 +125,7 @@ func (h *handler) serveConverted(w http.ResponseWriter, r *http.Request, sp *spo
 	defer js.close()
 	err := js.fill(pr, h.so.spoolMemory)
 	pr.CloseWithError(io.ErrClosedPipe) // ends the conversion if fill stopped first
+	<-converted                         // sp is read by one reader at a time
 	if err != nil {
 		return false
 	}

@@ -61,3 +61,21 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzConvert checks the conversion both ways on any JSON batch the
+// decoder accepts: JSON → multipart → JSON gives the same operations, but
+// for what multipart cannot say (see throughMultipart), or the conversion
+// refuses the batch with ErrNotConvertible or the encoder's
+// ErrInvalidOperation; it never writes what it cannot read back.
+func FuzzConvert(f *testing.F) {
+	for _, name := range vectorNames(f) {
+		f.Add(readVector(f, name))
+	}
+	opts := []DecodeOption{MaxItems(64), MaxItemBytes(64 << 10), MaxDepth(32)}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if _, err := decodeAll(bytes.NewReader(in), opts...); err != nil {
+			return
+		}
+		_ = throughMultipart(t, in)
+	})
+}
