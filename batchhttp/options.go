@@ -175,7 +175,8 @@ func Changesets(h ChangesetHook) HandlerOption {
 // concurrently, each on its own goroutine, up to n at a time, and never
 // before what they depend on; their answers are written as they complete.
 // next must then be safe for concurrent use, as any http.Handler behind
-// net/http is. Default 1: one request at a time, in document order, which
+// net/http is, and so must the [ChangesetHook]: independent atomicity
+// groups run at the same time, each in its own Begin … Commit or Rollback. Default 1: one request at a time, in document order, which
 // a handler written for multipart batches expects. n <= 0 means the
 // default. Multipart batches always run in order, one operation at a time,
 // as OData specifies.
