@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 )
@@ -21,16 +20,7 @@ func BenchmarkHandlerJSONConcurrency(b *testing.B) {
 		time.Sleep(wait)
 		io.WriteString(w, `{"ok":true}`)
 	})
-	var doc strings.Builder
-	doc.WriteString(`{"requests":[`)
-	for i := range n {
-		if i > 0 {
-			doc.WriteByte(',')
-		}
-		fmt.Fprintf(&doc, `{"id":"%d","method":"GET","url":"/me/events/%d"}`, i, i)
-	}
-	doc.WriteString(`]}`)
-	data := []byte(doc.String())
+	data := []byte(independentGETs(n, "/me/events/"))
 	for _, conc := range []int{1, n} {
 		b.Run(fmt.Sprintf("requests=%d/wait=10ms/concurrency=%d", n, conc), func(b *testing.B) {
 			h := Handler(next, Concurrency(conc))

@@ -194,6 +194,21 @@ func TestHandlerJSONAtomicityGroup(t *testing.T) {
 	}
 }
 
+// independentGETs returns a JSON batch of n GETs of prefix and their
+// index, with ids "0" to "n-1" and no dependsOn.
+func independentGETs(n int, prefix string) string {
+	var doc strings.Builder
+	doc.WriteString(`{"requests":[`)
+	for i := range n {
+		if i > 0 {
+			doc.WriteByte(',')
+		}
+		fmt.Fprintf(&doc, `{"id":"%d","method":"GET","url":"%s%d"}`, i, prefix, i)
+	}
+	doc.WriteString(`]}`)
+	return doc.String()
+}
+
 // TestHandlerJSONConcurrent runs 20 independent requests whose handler
 // returns only once all 20 have arrived: with Concurrency(20) they all do.
 func TestHandlerJSONConcurrent(t *testing.T) {
@@ -211,16 +226,7 @@ func TestHandlerJSONConcurrent(t *testing.T) {
 			http.Error(w, "the others never came", http.StatusGatewayTimeout)
 		}
 	})
-	var doc strings.Builder
-	doc.WriteString(`{"requests":[`)
-	for i := range n {
-		if i > 0 {
-			doc.WriteByte(',')
-		}
-		fmt.Fprintf(&doc, `{"id":"%d","method":"GET","url":"/r/%d"}`, i, i)
-	}
-	doc.WriteString(`]}`)
-	got := byID(t, readJSONAnswers(t, serveJSONBatch(t, Handler(next, Concurrency(n)), doc.String())))
+	got := byID(t, readJSONAnswers(t, serveJSONBatch(t, Handler(next, Concurrency(n)), independentGETs(n, "/r/"))))
 	require.Len(t, got, n)
 	for i := range n {
 		a := got[strconv.Itoa(i)]
