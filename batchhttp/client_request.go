@@ -24,7 +24,8 @@ import (
 // servers answer in kind, and its body the batch, encoded while the
 // transport reads it.
 //
-// Options select the dialect and boundary ([Encoding] with
+// Options select the wire format ([Format]: multipart by default, or a JSON
+// batch, see [RequestBatch.NewRequest]'s section below), the dialect and boundary ([Encoding] with
 // [batch.WithDialect], [batch.WithBoundary]), the form of request targets
 // ([Targets]; by default a target under the batch URL's service root is
 // written relative to it), buffering ([BufferRequest]) and the outer headers
@@ -51,6 +52,19 @@ func (b *RequestBatch) NewRequest(ctx context.Context, endpoint string, opts ...
 	o, err := newClientConfig(opts, sideRequest)
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case o.format.json():
+		return b.newJSONRequest(ctx, endpoint, &o)
+	case o.format != FormatMultipart:
+		return nil, fmt.Errorf("batchhttp: unknown %v", o.format)
+	}
+	deps, err := b.dependencies(b.matchPlan())
+	if err != nil {
+		return nil, err
+	}
+	if deps != nil && o.continueOnError {
+		return nil, fmt.Errorf("%w: a multipart batch keeps dependencies only by stopping at the first failure, which ContinueOnError turns off; send a JSON batch (Format) or drop ContinueOnError", ErrDependency)
 	}
 	base, err := url.Parse(endpoint)
 	if err != nil {
@@ -118,21 +132,27 @@ func (b *RequestBatch) NewRequest(ctx context.Context, endpoint string, opts ...
 		}
 	}
 	mt, _, _ := batch.ParseContentType(enc.ContentType())
-	req.Header.Set("Content-Type", enc.ContentType())
-	req.Header.Set("Accept", mt)
+	o.setOuter(req.Header, enc.ContentType(), mt)
+	return req, nil
+}
+
+// setOuter sets the outer request's headers: its Content-Type and Accept,
+// then those the options ask for.
+func (o *clientConfig) setOuter(h http.Header, contentType, accept string) {
+	h.Set("Content-Type", contentType)
+	h.Set("Accept", accept)
 	if o.continueOnError {
-		req.Header.Set("Prefer", "odata.continue-on-error")
+		h.Set("Prefer", "odata.continue-on-error")
 	}
 	if o.odataVersion != "" {
-		req.Header.Set("OData-Version", o.odataVersion)
+		h.Set("OData-Version", o.odataVersion)
 	}
 	for k, vs := range o.header {
-		req.Header.Del(k)
+		h.Del(k)
 		for _, v := range vs {
-			req.Header.Add(k, v)
+			h.Add(k, v)
 		}
 	}
-	return req, nil
 }
 
 // encodePlan is everything needed to encode one batch, any number of

@@ -195,6 +195,8 @@ type ResponseReader struct {
 	ans    Answer        // the answer Next returns, reused
 	body   streamBody    // the body of streamed answers
 	idBuf  []byte        // an answer's Content-ID rewritten, reused
+
+	js *jsonAnswers // the answer is a JSON batch: read by client_json_response.go, not dec
 }
 
 // NewResponseReader checks the outer response (a status other than 2xx, or
@@ -209,6 +211,9 @@ func (b *RequestBatch) NewResponseReader(resp *http.Response, opts ...ClientOpti
 	}
 	if err := checkOuter(resp, b.n); err != nil {
 		return nil, err
+	}
+	if isJSONType(resp.Header.Get("Content-Type")) {
+		return b.newJSONReader(resp, &o), nil
 	}
 	_, boundary, err := batch.ParseContentType(resp.Header.Get("Content-Type"))
 	pr, _ := readers.Get().(*pooledReader)
@@ -252,7 +257,10 @@ func (rr *ResponseReader) Close() error {
 	if rr.err == nil || rr.err == io.EOF {
 		rr.err = errReaderClosed
 	}
-	if rr.pooled != nil {
+	if rr.js != nil {
+		rr.js.closed = true
+	}
+	if rr.pooled != nil && rr.dec != nil {
 		rr.dec.Reset(eofReader{}, "b")
 		rr.pooled.build.detach()
 		rr.body.p = nil
@@ -276,7 +284,13 @@ func (rr *ResponseReader) Next() (*Answer, error) {
 	if rr.err != nil {
 		return nil, rr.err
 	}
-	a, err := rr.next()
+	var a *Answer
+	var err error
+	if rr.js != nil {
+		a, err = rr.nextJSON()
+	} else {
+		a, err = rr.next()
+	}
 	if err != nil {
 		rr.err = err
 	}
