@@ -118,7 +118,7 @@ func ExampleFormat_graph() {
 	pieces, _ := b.Split(batchhttp.GraphMaxRequests)
 	req, _ := pieces[1].NewRequest(context.Background(), "https://graph.microsoft.com/v1.0/$batch", batchhttp.Format(batchhttp.FormatGraph))
 	body, _ := io.ReadAll(req.Body)
-	fmt.Println(len(pieces), pieces[1].Len(), string(body[:64]))
+	fmt.Println(len(pieces), pieces[1].Len(), string(body[:63]))
 	// Output:
 	// batchhttp: 30 requests, and Microsoft Graph accepts at most 20 in one batch; cut it with RequestBatch.Split(GraphMaxRequests)
 	// 2 10 {"requests":[{"id":"1","method":"GET","url":"/me/messages/m20"}
