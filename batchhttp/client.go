@@ -26,6 +26,12 @@ import (
 // server's answers contradict each other or fit more than one pairing, the
 // client returns [ErrMismatch] and no pairing (see [ResponseReader]).
 //
+// The batch is multipart unless [Format] asks for a JSON batch (OData 4.01
+// or Microsoft Graph), whose answers come in any order and are paired by
+// id. [RequestBatch.DependsOn] says which requests must succeed before
+// another runs, and [RetryAfter] reads how long a throttled answer (429)
+// asks to wait.
+//
 // Requests must not be changed once added: their Content-ID headers are
 // read once, for both the request and the pairing of the answers.
 type RequestBatch struct {

@@ -24,8 +24,8 @@ import (
 // servers answer in kind, and its body the batch, encoded while the
 // transport reads it.
 //
-// Options select the wire format ([Format]: multipart by default, or a JSON
-// batch, see [RequestBatch.NewRequest]'s section below), the dialect and boundary ([Encoding] with
+// Options select the wire format ([Format]; multipart by default, JSON
+// below), the dialect and boundary ([Encoding] with
 // [batch.WithDialect], [batch.WithBoundary]), the form of request targets
 // ([Targets]; by default a target under the batch URL's service root is
 // written relative to it), buffering ([BufferRequest]) and the outer headers
@@ -48,6 +48,21 @@ import (
 //
 // Request bodies are read and closed while the batch is sent; closing the
 // outer body (http.Client.Do always does) closes those not yet read.
+//
+// # JSON batches
+//
+// With [Format]([FormatJSON]) or [Format]([FormatGraph]) the batch is a JSON
+// document (package jsonbatch), Content-Type and Accept application/json:
+// each request an item whose id is the Content-ID above, each changeset an
+// atomicity group ("g1", "g2", …), each dependency ([RequestBatch.DependsOn])
+// a "dependsOn" id, and each body a JSON value, text or base64 as its
+// Content-Type calls for (a body without a Content-Type must be JSON).
+// A JSON batch is encoded here, whole, reading and closing every request
+// body: an item holds its body escaped or in base64, so the batch's length
+// is known only once it is written. It is sent with a Content-Length, and
+// with a GetBody. The formats differ in urls, header names and limits (see
+// [FormatJSON] and [FormatGraph]). Options of the multipart encoder
+// ([Encoding]) are refused; servers often want [ODataVersion]("4.01").
 func (b *RequestBatch) NewRequest(ctx context.Context, endpoint string, opts ...ClientOption) (*http.Request, error) {
 	o, err := newClientConfig(opts, sideRequest)
 	if err != nil {

@@ -48,8 +48,9 @@ type Answer struct {
 // [RequestBatch.Responses] or [RequestBatch.NewResponseReader].
 //
 // Answers are paired with requests as [ResponseReader] describes: by
-// Content-ID and order, never by guessing. A non-2xx or non-multipart outer
-// response is an [ErrNotBatch] error, a batch answered by one part without
+// Content-ID and order, or by id in a JSON batch, never by guessing. A
+// non-2xx outer response, or one neither multipart nor JSON, is an
+// [ErrNotBatch] error, a batch answered by one part without
 // Content-ID is [ErrBatchFailed], answers that contradict the pairing are
 // [ErrMismatch], each as a [*ResponseError] and with no responses. When the
 // server stopped after a failed operation, the answers it gave are returned
@@ -169,6 +170,24 @@ func (b *RequestBatch) Responses(resp *http.Response, opts ...ClientOption) iter
 // already returned were paired as what had been read said; only a nil error
 // at the end (io.EOF) says that the whole response agreed with them.
 //
+// # JSON answers
+//
+// An answer whose Content-Type is application/json (or a +json type) is a
+// JSON batch, whatever the request's format, and one whose Content-Type is
+// multipart is read as above, whatever the request's format. A JSON batch's
+// answers may come in any order and each names its request by "id" (the
+// Content-ID), so each is paired, and returned, as it is decoded, with
+// nothing buffered: an id no request has, or one answered already, is
+// [ErrMismatch] at once, and a request left without an answer at the end
+// is ErrMismatch too, unless the requests without one are the last and the
+// one before them failed (ErrStopped). An answer whose id is that of an
+// atomicity group answers each request of its changeset, as one failure
+// answers a changeset in multipart. The answer's body is the decoded body:
+// the JSON value as written (with Content-Type application/json when the
+// answer gives none), the text, or the base64-decoded bytes. A JSON answer
+// is read with jsonbatch's default limits; [Decoding] configures the
+// multipart decoder only. Bad JSON is a [*batch.SyntaxError].
+//
 // When the server stopped after a failure, Next returns [ErrStopped] after
 // the last answer. Errors are sticky. A ResponseReader is not safe for
 // concurrent use.
@@ -200,9 +219,10 @@ type ResponseReader struct {
 }
 
 // NewResponseReader checks the outer response (a status other than 2xx, or
-// a body that is not multipart, is an [ErrNotBatch] error and closes the
-// body) and returns a reader of its answers. Close closes resp.Body.
-// Options: [Decoding] for the decoder's limits and [MaxBufferBytes].
+// a body that is neither multipart nor JSON, is an [ErrNotBatch] error and
+// closes the body) and returns a reader of its answers. Close closes
+// resp.Body. Options: [Decoding] for the multipart decoder's limits and
+// [MaxBufferBytes].
 func (b *RequestBatch) NewResponseReader(resp *http.Response, opts ...ClientOption) (*ResponseReader, error) {
 	o, err := newClientConfig(opts, sideResponse)
 	if err != nil {
