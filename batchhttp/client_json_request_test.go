@@ -18,7 +18,8 @@ import (
 // wireBatch is the batch of TestClientJSONWire: a GET by absolute URL, a
 // POST with a JSON body by service-relative path, a PUT of binary bytes by
 // host-relative path that depends on both, and in OData a changeset whose
-// second request refers to the first by "$4".
+// second request refers to the first by "$4", and a request that depends
+// on a member of that changeset, which is written as the group's id.
 func wireBatch(t *testing.T, f BatchFormat) *RequestBatch {
 	var b RequestBatch
 	get := newReq(t, "GET", "https://graph.microsoft.com/v1.0/me/events?$top=2", "")
@@ -32,6 +33,9 @@ func wireBatch(t *testing.T, f BatchFormat) *RequestBatch {
 	b.DependsOn(bin, post, get, post)
 	if f == FormatJSON {
 		b.AddChangeset(newReq(t, "POST", "Books", "{}"), newReq(t, "POST", "$4/Orders", "{}"))
+		after := newReq(t, "GET", "Orders", "")
+		b.Add(after)
+		b.DependsOn(after, b.Requests()[4], get)
 	}
 	return &b
 }
@@ -53,7 +57,8 @@ func TestClientJSONWire(t *testing.T) {
 				`{"id":"2","method":"POST","url":"me/events","headers":{"content-type":"application/json","if-match":"W/\"1\""},"body":{"subject": "Review"}},` +
 				`{"id":"3","dependsOn":["2","1"],"method":"PUT","url":"me/photo/$value","headers":{"content-type":"image/png"},"body":"__79"},` +
 				`{"id":"4","atomicityGroup":"g1","method":"POST","url":"Books","body":{}},` +
-				`{"id":"5","atomicityGroup":"g1","dependsOn":["4"],"method":"POST","url":"$4/Orders","body":{}}]}`,
+				`{"id":"5","atomicityGroup":"g1","dependsOn":["4"],"method":"POST","url":"$4/Orders","body":{}},` +
+				`{"id":"6","dependsOn":["g1","1"],"method":"GET","url":"Orders"}]}`,
 			[]jsonbatch.Operation{
 				{ID: "1", Method: "GET", URL: "me/events?$top=2", Header: []batch.Field{{Name: "accept", Value: "application/json"}}},
 				{ID: "2", Method: "POST", URL: "me/events", Header: []batch.Field{{Name: "content-type", Value: "application/json"}, {Name: "if-match", Value: `W/"1"`}},
@@ -62,6 +67,7 @@ func TestClientJSONWire(t *testing.T) {
 					Body: []byte("\xff\xfe\xfd")},
 				{ID: "4", Method: "POST", URL: "Books", AtomicityGroup: "g1", Body: []byte("{}")},
 				{ID: "5", Method: "POST", URL: "$4/Orders", AtomicityGroup: "g1", DependsOn: []string{"4"}, Body: []byte("{}")},
+				{ID: "6", Method: "GET", URL: "Orders", DependsOn: []string{"g1", "1"}},
 			}},
 		{FormatGraph, "https://graph.microsoft.com/v1.0/$batch",
 			`{"requests":[` +
@@ -198,4 +204,25 @@ func TestClientGraphSplit(t *testing.T) {
 		sizes = append(sizes, p.Len())
 	}
 	require.Equal(t, []int{20, 20, 5}, sizes)
+}
+
+// TestClientJSONGroupIDs: group ids share one namespace with request ids,
+// so a generated name steps aside for a Content-ID that took it.
+func TestClientJSONGroupIDs(t *testing.T) {
+	var b RequestBatch
+	taken := newReq(t, "GET", "a", "")
+	taken.Header.Set("Content-ID", "g1")
+	b.Add(taken)
+	b.AddChangeset(newReq(t, "POST", "b", "{}"))
+	b.AddChangeset(newReq(t, "POST", "c", "{}"))
+	require.Equal(t, []string{"", "g2", "g3"}, jsonGroupIDs(b.matchPlan()))
+}
+
+// TestClientJSONBufferLimit: ReadResponse holds JSON answers within
+// MaxBufferBytes, as it does multipart ones.
+func TestClientJSONBufferLimit(t *testing.T) {
+	b := gets(t, 2)
+	_, err := b.ReadResponse(jsonResponse(`{"responses":[{"id":"2","status":200,"body":"0123456789"},{"id":"1","status":200,"body":"0123456789"}]}`),
+		MaxBufferBytes(20))
+	require.ErrorIs(t, err, ErrBufferLimit)
 }
