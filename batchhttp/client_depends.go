@@ -62,13 +62,15 @@ func (b *RequestBatch) dependencies(p *matchPlan) ([][]int, error) {
 		}
 		index[r] = i
 	}
-	out := make([][]int, len(p.reqs))
-	for req, on := range b.deps {
-		i, ok := index[req]
-		switch {
-		case !ok:
+	for req := range b.deps {
+		if _, ok := index[req]; !ok {
 			return nil, fmt.Errorf("%w: a request given to DependsOn (%s %s) is not in the batch", ErrDependency, req.Method, reqURL(req))
-		case twice[req]:
+		}
+	}
+	out := make([][]int, len(p.reqs))
+	for i, req := range p.reqs { // in order, so that the first error is reported
+		on := b.deps[req]
+		if len(on) > 0 && twice[req] {
 			return nil, fmt.Errorf("%w: request %d was added more than once, so which one depends is ambiguous", ErrDependency, i)
 		}
 		for _, d := range on {
@@ -103,23 +105,35 @@ func (b *RequestBatch) splitDeps(pieces []*RequestBatch) error {
 			}
 		}
 	}
-	for req, on := range b.deps {
-		k, ok := piece[req]
-		if !ok {
-			continue // not in the batch: NewRequest says so
-		}
-		for _, d := range on {
-			if kd, ok := piece[d]; ok && kd != k {
-				return fmt.Errorf("%w: Split puts %s %s in batch %d and a request it depends on (%s %s) in batch %d",
-					ErrDependency, req.Method, reqURL(req), k, d.Method, reqURL(d), kd)
+	for k, p := range pieces { // in order, so that the first error is reported
+		for _, g := range p.groups {
+			for _, req := range g.reqs {
+				if err := b.splitDep(pieces, piece, k, req); err != nil {
+					return err
+				}
 			}
 		}
-		p := pieces[k]
-		if p.deps == nil {
-			p.deps = make(map[*http.Request][]*http.Request)
-		}
-		p.deps[req] = append([]*http.Request(nil), on...)
 	}
+	return nil
+}
+
+// splitDep gives piece k the dependencies of req, one of its requests.
+func (b *RequestBatch) splitDep(pieces []*RequestBatch, piece map[*http.Request]int, k int, req *http.Request) error {
+	on := b.deps[req]
+	if len(on) == 0 {
+		return nil
+	}
+	for _, d := range on {
+		if kd, ok := piece[d]; ok && kd != k {
+			return fmt.Errorf("%w: Split puts %s %s in batch %d and a request it depends on (%s %s) in batch %d",
+				ErrDependency, req.Method, reqURL(req), k, d.Method, reqURL(d), kd)
+		}
+	}
+	p := pieces[k]
+	if p.deps == nil {
+		p.deps = make(map[*http.Request][]*http.Request)
+	}
+	p.deps[req] = append([]*http.Request(nil), on...)
 	return nil
 }
 

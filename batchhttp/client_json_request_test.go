@@ -226,3 +226,16 @@ func TestClientJSONBufferLimit(t *testing.T) {
 		MaxBufferBytes(20))
 	require.ErrorIs(t, err, ErrBufferLimit)
 }
+
+// TestClientJSONTargetAbsolute: Targets(TargetAbsolute) writes absolute
+// urls in an OData JSON batch, which the specification allows; a relative
+// reference stands as it is, as in a multipart batch.
+func TestClientJSONTargetAbsolute(t *testing.T) {
+	var b RequestBatch
+	b.Add(newReq(t, "GET", "/odata/Books(1)", ""), newReq(t, "GET", "Books(2)", ""))
+	req, err := b.NewRequest(context.Background(), "https://host/odata/$batch", Format(FormatJSON), Targets(TargetAbsolute))
+	require.NoError(t, err)
+	doc, err := io.ReadAll(req.Body)
+	require.NoError(t, err)
+	require.Equal(t, `{"requests":[{"id":"1","method":"GET","url":"https://host/odata/Books(1)"},{"id":"2","method":"GET","url":"Books(2)"}]}`, string(doc))
+}

@@ -27,7 +27,8 @@ import (
 type Answer struct {
 	// Response is the answer, its Request the request at Index. Its Body
 	// streams from the outer response (or from memory, when the reader had
-	// to buffer it); ContentLength is -1 for a streamed body.
+	// to buffer it); ContentLength is -1 for a streamed multipart body,
+	// and the body's length for a JSON answer, which is decoded whole.
 	Response *http.Response
 	// Index is the index of the (first) request answered, in the order of
 	// [RequestBatch.Requests].
