@@ -98,8 +98,8 @@ func (s *jsonServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// jsonAnswer is what a test expects of one answer.
-type jsonAnswer struct {
+// wantAnswer is what a test expects of one answer.
+type wantAnswer struct {
 	Status     int
 	Type       string // Content-Type
 	Body       string
@@ -119,7 +119,7 @@ func TestClientJSON(t *testing.T) {
 		name  string
 		build build
 		opts  []ClientOption
-		want  []jsonAnswer
+		want  []wantAnswer
 	}{
 		{"gets, shuffled", func(t *testing.T, url string) *RequestBatch {
 			var b RequestBatch
@@ -127,10 +127,10 @@ func TestClientJSON(t *testing.T) {
 				b.Add(newReq(t, "GET", url+"/odata/Books("+strconv.Itoa(i)+")", ""))
 			}
 			return &b
-		}, nil, func() []jsonAnswer {
-			var w []jsonAnswer
+		}, nil, func() []wantAnswer {
+			var w []wantAnswer
 			for i := range 6 {
-				w = append(w, jsonAnswer{Status: 200, Type: "application/json", Body: `{"method":"GET","url":"Books(` + strconv.Itoa(i) + `)"}`})
+				w = append(w, wantAnswer{Status: 200, Type: "application/json", Body: `{"method":"GET","url":"Books(` + strconv.Itoa(i) + `)"}`})
 			}
 			return w
 		}()},
@@ -144,7 +144,7 @@ func TestClientJSON(t *testing.T) {
 			bin.Header.Set("Content-Type", "image/png")
 			b.Add(j, txt, bin)
 			return &b
-		}, nil, []jsonAnswer{
+		}, nil, []wantAnswer{
 			{Status: 200, Type: "application/json", Body: `{"title": "Dune", "n": [1, 2]}`},
 			{Status: 200, Type: "text/plain; charset=utf-8", Body: "Dune \"Messiah\"\n\u00e9"},
 			{Status: 200, Type: "image/png", Body: string(binary)},
@@ -159,7 +159,7 @@ func TestClientJSON(t *testing.T) {
 			b.DependsOn(dep, a)
 			b.DependsOn(dep2, dep, free)
 			return &b
-		}, nil, []jsonAnswer{
+		}, nil, []wantAnswer{
 			{Status: 500},
 			{Status: 424},
 			{Status: 200, Type: "application/json", Body: `{"method":"GET","url":"free"}`},
@@ -169,7 +169,7 @@ func TestClientJSON(t *testing.T) {
 			var b RequestBatch
 			b.Add(newReq(t, "GET", url+"/odata/a", ""), newReq(t, "GET", url+"/odata/throttle", ""), newReq(t, "GET", url+"/odata/b", ""))
 			return &b
-		}, nil, []jsonAnswer{
+		}, nil, []wantAnswer{
 			{Status: 200, Type: "application/json", Body: `{"method":"GET","url":"a"}`},
 			{Status: 429, RetryAfter: 7 * time.Second},
 			{Status: 200, Type: "application/json", Body: `{"method":"GET","url":"b"}`},
@@ -183,7 +183,7 @@ func TestClientJSON(t *testing.T) {
 			b.Add(after)
 			b.DependsOn(after, b.Requests()[3])
 			return &b
-		}, nil, []jsonAnswer{
+		}, nil, []wantAnswer{
 			{Status: 200, Type: "application/json", Body: `{"method":"GET","url":"one"}`},
 			{Status: 200, Type: "application/json", Body: `{"method":"GET","url":"two"}`},
 			{Status: 500},
@@ -196,7 +196,7 @@ func TestClientJSON(t *testing.T) {
 			ev.Header.Set("Content-Type", "application/json")
 			b.Add(newReq(t, "GET", url+"/v1.0/me/messages?$top=2", ""), ev)
 			return &b
-		}, []ClientOption{Format(FormatGraph)}, []jsonAnswer{
+		}, []ClientOption{Format(FormatGraph)}, []wantAnswer{
 			{Status: 200, Type: "application/json", Body: `{"method":"GET","url":"/me/messages?$top=2"}`},
 			{Status: 200, Type: "application/json", Body: `{"subject":"Review"}`},
 		}},
@@ -220,13 +220,13 @@ func TestClientJSON(t *testing.T) {
 				require.NoError(t, err)
 				resps, err := b.ReadResponse(resp)
 				require.NoError(t, err)
-				var got []jsonAnswer
+				var got []wantAnswer
 				for i, r := range resps {
 					require.Same(t, b.Requests()[i], r.Request)
 					body, err := io.ReadAll(r.Body)
 					require.NoError(t, err)
 					ra, _ := RetryAfter(r)
-					got = append(got, jsonAnswer{r.StatusCode, r.Header.Get("Content-Type"), string(body), ra})
+					got = append(got, wantAnswer{r.StatusCode, r.Header.Get("Content-Type"), string(body), ra})
 				}
 				if diff := cmp.Diff(tc.want, got); diff != "" {
 					t.Errorf("seed %d: ReadResponse mismatch (-want +got):\n%s", seed, diff)
