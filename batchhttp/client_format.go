@@ -21,7 +21,10 @@ const (
 	// [TargetServiceRelative] writes it (or absolute with
 	// [TargetAbsolute]), dependsOn ([RequestBatch.DependsOn]), lower-case
 	// header names, and its body as a JSON value, text or base64url; each
-	// changeset an atomicityGroup.
+	// changeset an atomicityGroup. Unlike a multipart batch, a JSON batch
+	// runs on after a failure unless the server is told otherwise: the
+	// requests that depend on a failed one are answered 424 Failed
+	// Dependency, the others run.
 	FormatJSON
 	// FormatGraph is a Microsoft Graph JSON batch: as [FormatJSON], but
 	// every url relative to the version root with a leading "/" ("/me/events"
