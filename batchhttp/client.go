@@ -26,12 +26,19 @@ import (
 // server's answers contradict each other or fit more than one pairing, the
 // client returns [ErrMismatch] and no pairing (see [ResponseReader]).
 //
+// The batch is multipart unless [Format] asks for a JSON batch (OData 4.01
+// or Microsoft Graph), whose answers come in any order and are paired by
+// id. [RequestBatch.DependsOn] says which requests must succeed before
+// another runs, and [RetryAfter] reads how long a throttled answer (429)
+// asks to wait.
+//
 // Requests must not be changed once added: their Content-ID headers are
 // read once, for both the request and the pairing of the answers.
 type RequestBatch struct {
 	groups []requestGroup
 	n      int
-	plan   atomic.Pointer[matchPlan] // built on first use after the last Add
+	plan   atomic.Pointer[matchPlan]         // built on first use after the last Add
+	deps   map[*http.Request][]*http.Request // see DependsOn
 }
 
 type requestGroup struct {
@@ -105,8 +112,12 @@ func (b *RequestBatch) contentIDs() []string {
 var ErrSplitLimit = errors.New("batchhttp: changeset larger than the Split limit")
 
 // Split divides b into batches of at most max requests each, in order,
-// never splitting a changeset: 20 for Outlook, 100 for UCWA. A changeset of
-// more than max requests is an error wrapping [ErrSplitLimit].
+// never splitting a changeset: 20 for Outlook and Microsoft Graph
+// ([GraphMaxRequests]), 100 for UCWA. A changeset of more than max requests
+// is an error wrapping [ErrSplitLimit]. Dependencies ([RequestBatch.DependsOn])
+// go with their requests; one that Split would cut, putting a request and a
+// request it depends on in different batches, is an error wrapping
+// [ErrDependency].
 func (b *RequestBatch) Split(max int) ([]*RequestBatch, error) {
 	if max < 1 {
 		return nil, fmt.Errorf("batch: Split(%d): the limit must be at least 1", max)
@@ -126,6 +137,9 @@ func (b *RequestBatch) Split(max int) ([]*RequestBatch, error) {
 	}
 	if cur.n > 0 {
 		out = append(out, cur)
+	}
+	if err := b.splitDeps(out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -14,11 +14,11 @@ import (
 
 // Errors of the client's reading side, wrapped in a [*ResponseError].
 var (
-	// ErrNotBatch: the outer response is not a multipart batch: a status
-	// other than 2xx, such as 429 Too Many Requests (nothing in the batch
-	// ran), 401, 503 or 400 for a malformed batch, whatever its body; or a
-	// 2xx answer that is not multipart, such as the JSON batch SAP CAP
-	// sends to a request that says "Accept: application/json".
+	// ErrNotBatch: the outer response is not a batch: a status other
+	// than 2xx, such as 429 Too Many Requests (nothing in the batch ran),
+	// 401, 503 or 400 for a malformed batch, whatever its body; or a 2xx
+	// answer that is neither multipart nor JSON (application/json or a
+	// +json type), such as an HTML page from a proxy.
 	ErrNotBatch = errors.New("batch: response is not a batch")
 	// ErrBatchFailed: the batch failed as a whole, answered by a single
 	// part without Content-ID (Azure Blob beyond 256 sub-requests).
@@ -99,7 +99,7 @@ var responsePrefix = []byte("response-")
 const maxErrorBody = 8 << 10
 
 // checkOuter looks at the outer response before any answer: a non-2xx
-// status or a media type other than multipart is an ErrNotBatch error,
+// status or a media type other than multipart or JSON is an ErrNotBatch error,
 // with an excerpt of the body; it closes the body then.
 func checkOuter(resp *http.Response, requests int) error {
 	ct := resp.Header.Get("Content-Type")
@@ -108,11 +108,10 @@ func checkOuter(resp *http.Response, requests int) error {
 	switch {
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		detail = "the batch request failed as a whole, nothing in it is answered"
+	case isJSONType(ct):
+		return nil // a JSON batch (client_json_response.go)
 	case perr != nil || !strings.HasPrefix(mt, "multipart/"):
-		detail = "Content-Type " + quote(ct)
-		if plain, _, _ := strings.Cut(strings.ToLower(ct), ";"); strings.HasSuffix(strings.TrimSpace(plain), "json") {
-			detail += ": a JSON batch answer, which this client does not read; it asks for multipart with Accept: multipart/mixed"
-		}
+		detail = "Content-Type " + quote(ct) + ", neither multipart nor a JSON batch"
 	default:
 		return nil
 	}

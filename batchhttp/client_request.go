@@ -24,7 +24,8 @@ import (
 // servers answer in kind, and its body the batch, encoded while the
 // transport reads it.
 //
-// Options select the dialect and boundary ([Encoding] with
+// Options select the wire format ([Format]; multipart by default, JSON
+// below), the dialect and boundary ([Encoding] with
 // [batch.WithDialect], [batch.WithBoundary]), the form of request targets
 // ([Targets]; by default a target under the batch URL's service root is
 // written relative to it), buffering ([BufferRequest]) and the outer headers
@@ -47,10 +48,38 @@ import (
 //
 // Request bodies are read and closed while the batch is sent; closing the
 // outer body (http.Client.Do always does) closes those not yet read.
+//
+// # JSON batches
+//
+// With [Format]([FormatJSON]) or [Format]([FormatGraph]) the batch is a JSON
+// document (package jsonbatch), Content-Type and Accept application/json:
+// each request an item whose id is the Content-ID above, each changeset an
+// atomicity group ("g1", "g2", …), each dependency ([RequestBatch.DependsOn])
+// a "dependsOn" id, and each body a JSON value, text or base64 as its
+// Content-Type calls for (a body without a Content-Type must be JSON).
+// A JSON batch is encoded here, whole, reading and closing every request
+// body: an item holds its body escaped or in base64, so the batch's length
+// is known only once it is written. It is sent with a Content-Length, and
+// with a GetBody. The formats differ in urls, header names and limits (see
+// [FormatJSON] and [FormatGraph]). Options of the multipart encoder
+// ([Encoding]) are refused; servers often want [ODataVersion]("4.01").
 func (b *RequestBatch) NewRequest(ctx context.Context, endpoint string, opts ...ClientOption) (*http.Request, error) {
 	o, err := newClientConfig(opts, sideRequest)
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case o.format.json():
+		return b.newJSONRequest(ctx, endpoint, &o)
+	case o.format != FormatMultipart:
+		return nil, fmt.Errorf("batchhttp: unknown %v", o.format)
+	}
+	deps, err := b.dependencies(b.matchPlan())
+	if err != nil {
+		return nil, err
+	}
+	if deps != nil && o.continueOnError {
+		return nil, fmt.Errorf("%w: a multipart batch keeps dependencies only by stopping at the first failure, which ContinueOnError turns off; send a JSON batch (Format) or drop ContinueOnError", ErrDependency)
 	}
 	base, err := url.Parse(endpoint)
 	if err != nil {
@@ -118,21 +147,27 @@ func (b *RequestBatch) NewRequest(ctx context.Context, endpoint string, opts ...
 		}
 	}
 	mt, _, _ := batch.ParseContentType(enc.ContentType())
-	req.Header.Set("Content-Type", enc.ContentType())
-	req.Header.Set("Accept", mt)
+	o.setOuter(req.Header, enc.ContentType(), mt)
+	return req, nil
+}
+
+// setOuter sets the outer request's headers: its Content-Type and Accept,
+// then those the options ask for.
+func (o *clientConfig) setOuter(h http.Header, contentType, accept string) {
+	h.Set("Content-Type", contentType)
+	h.Set("Accept", accept)
 	if o.continueOnError {
-		req.Header.Set("Prefer", "odata.continue-on-error")
+		h.Set("Prefer", "odata.continue-on-error")
 	}
 	if o.odataVersion != "" {
-		req.Header.Set("OData-Version", o.odataVersion)
+		h.Set("OData-Version", o.odataVersion)
 	}
 	for k, vs := range o.header {
-		req.Header.Del(k)
+		h.Del(k)
 		for _, v := range vs {
-			req.Header.Add(k, v)
+			h.Add(k, v)
 		}
 	}
-	return req, nil
 }
 
 // encodePlan is everything needed to encode one batch, any number of

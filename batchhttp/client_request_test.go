@@ -284,7 +284,8 @@ type closeCounter struct {
 func (c closeCounter) Close() error { *c.n++; return nil }
 
 // TestClientOuterStatus: the outer status comes first, whatever the
-// Content-Type; a JSON answer is refused clearly.
+// Content-Type; an answer that is neither multipart nor JSON is refused
+// clearly.
 func TestClientOuterStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -297,8 +298,8 @@ func TestClientOuterStatus(t *testing.T) {
 		{"503 with a multipart body", 503, "multipart/mixed; boundary=b", "--b\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 200 OK\r\n\r\n\r\n--b--\r\n",
 			[]string{"Retry-After", "120"}, []string{"503 Service Unavailable", "Retry-After 120", `body "--b`}},
 		{"401", 401, "text/plain", "token expired", nil, []string{"401 Unauthorized", `body "token expired"`}},
-		{"JSON batch from CAP", 200, "application/json;odata.metadata=minimal", `{"responses":[]}`, nil,
-			[]string{"200 OK", "a JSON batch answer", `body "{\"responses\":[]}"`}},
+		{"HTML from a proxy", 200, "text/html; charset=utf-8", `<html>login</html>`, nil,
+			[]string{"200 OK", "neither multipart nor a JSON batch", `body "<html>login</html>"`}},
 		{"long body excerpted", 500, "text/html", strings.Repeat("x", 20000), nil, []string{"500 Internal Server Error", `x"...`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,7 +27,8 @@ import (
 type Answer struct {
 	// Response is the answer, its Request the request at Index. Its Body
 	// streams from the outer response (or from memory, when the reader had
-	// to buffer it); ContentLength is -1 for a streamed body.
+	// to buffer it); ContentLength is -1 for a streamed multipart body,
+	// and the body's length for a JSON answer, which is decoded whole.
 	Response *http.Response
 	// Index is the index of the (first) request answered, in the order of
 	// [RequestBatch.Requests].
@@ -48,8 +49,9 @@ type Answer struct {
 // [RequestBatch.Responses] or [RequestBatch.NewResponseReader].
 //
 // Answers are paired with requests as [ResponseReader] describes: by
-// Content-ID and order, never by guessing. A non-2xx or non-multipart outer
-// response is an [ErrNotBatch] error, a batch answered by one part without
+// Content-ID and order, or by id in a JSON batch, never by guessing. A
+// non-2xx outer response, or one neither multipart nor JSON, is an
+// [ErrNotBatch] error, a batch answered by one part without
 // Content-ID is [ErrBatchFailed], answers that contradict the pairing are
 // [ErrMismatch], each as a [*ResponseError] and with no responses. When the
 // server stopped after a failed operation, the answers it gave are returned
@@ -169,6 +171,24 @@ func (b *RequestBatch) Responses(resp *http.Response, opts ...ClientOption) iter
 // already returned were paired as what had been read said; only a nil error
 // at the end (io.EOF) says that the whole response agreed with them.
 //
+// # JSON answers
+//
+// An answer whose Content-Type is application/json (or a +json type) is a
+// JSON batch, whatever the request's format, and one whose Content-Type is
+// multipart is read as above, whatever the request's format. A JSON batch's
+// answers may come in any order and each names its request by "id" (the
+// Content-ID), so each is paired, and returned, as it is decoded, with
+// nothing buffered: an id no request has, or one answered already, is
+// [ErrMismatch] at once, and a request left without an answer at the end
+// is ErrMismatch too, unless the requests without one are the last and the
+// one before them failed (ErrStopped). An answer whose id is that of an
+// atomicity group answers each request of its changeset, as one failure
+// answers a changeset in multipart. The answer's body is the decoded body:
+// the JSON value as written (with Content-Type application/json when the
+// answer gives none), the text, or the base64-decoded bytes. A JSON answer
+// is read with jsonbatch's default limits; [Decoding] configures the
+// multipart decoder only. Bad JSON is a [*batch.SyntaxError].
+//
 // When the server stopped after a failure, Next returns [ErrStopped] after
 // the last answer. Errors are sticky. A ResponseReader is not safe for
 // concurrent use.
@@ -195,12 +215,15 @@ type ResponseReader struct {
 	ans    Answer        // the answer Next returns, reused
 	body   streamBody    // the body of streamed answers
 	idBuf  []byte        // an answer's Content-ID rewritten, reused
+
+	js *jsonAnswers // the answer is a JSON batch: read by client_json_response.go, not dec
 }
 
 // NewResponseReader checks the outer response (a status other than 2xx, or
-// a body that is not multipart, is an [ErrNotBatch] error and closes the
-// body) and returns a reader of its answers. Close closes resp.Body.
-// Options: [Decoding] for the decoder's limits and [MaxBufferBytes].
+// a body that is neither multipart nor JSON, is an [ErrNotBatch] error and
+// closes the body) and returns a reader of its answers. Close closes
+// resp.Body. Options: [Decoding] for the multipart decoder's limits and
+// [MaxBufferBytes].
 func (b *RequestBatch) NewResponseReader(resp *http.Response, opts ...ClientOption) (*ResponseReader, error) {
 	o, err := newClientConfig(opts, sideResponse)
 	if err != nil {
@@ -209,6 +232,9 @@ func (b *RequestBatch) NewResponseReader(resp *http.Response, opts ...ClientOpti
 	}
 	if err := checkOuter(resp, b.n); err != nil {
 		return nil, err
+	}
+	if isJSONType(resp.Header.Get("Content-Type")) {
+		return b.newJSONReader(resp, &o), nil
 	}
 	_, boundary, err := batch.ParseContentType(resp.Header.Get("Content-Type"))
 	pr, _ := readers.Get().(*pooledReader)
@@ -252,7 +278,10 @@ func (rr *ResponseReader) Close() error {
 	if rr.err == nil || rr.err == io.EOF {
 		rr.err = errReaderClosed
 	}
-	if rr.pooled != nil {
+	if rr.js != nil {
+		rr.js.closed = true
+	}
+	if rr.pooled != nil && rr.dec != nil {
 		rr.dec.Reset(eofReader{}, "b")
 		rr.pooled.build.detach()
 		rr.body.p = nil
@@ -276,7 +305,13 @@ func (rr *ResponseReader) Next() (*Answer, error) {
 	if rr.err != nil {
 		return nil, rr.err
 	}
-	a, err := rr.next()
+	var a *Answer
+	var err error
+	if rr.js != nil {
+		a, err = rr.nextJSON()
+	} else {
+		a, err = rr.next()
+	}
 	if err != nil {
 		rr.err = err
 	}

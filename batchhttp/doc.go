@@ -10,7 +10,10 @@
 //     target, in any of its three forms, and its "$n" references.
 //   - [RequestBatch] is the client: requests and changesets in, one outer
 //     request out, and the outer response matched back to one
-//     *http.Response per request ([RequestBatch.ReadResponse]).
+//     *http.Response per request ([RequestBatch.ReadResponse]). It writes
+//     multipart batches, or JSON batches of OData 4.01 and Microsoft Graph
+//     ([Format]) with dependencies between requests
+//     ([RequestBatch.DependsOn]), and reads answers in either format.
 //   - [Handler] is the server: a middleware that answers batch requests by
 //     running each operation through next, streaming the answers.
 //   - [Transport] batches the concurrent calls of any http.Client: an

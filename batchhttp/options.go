@@ -207,6 +207,7 @@ type clientConfig struct {
 	targets         TargetForm
 	buffer          bool
 	maxBuffer       int64
+	format          BatchFormat // see client_format.go
 	dec             []batch.DecodeOption
 	enc             []batch.EncodeOption
 }
