@@ -339,8 +339,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Pass 2: run it, in JSON if the client asks for that.
-	// JSON batches are OData 4.01's: not for V2 clients, or SharePoint's.
-	if dialect == batch.ODataV4 && !odataV2(r.Header) && answerJSON(r.Header, false) && h.serveConverted(w, r, &sp, boundary) {
+	// JSON batches are OData 4.01's: not for V2 clients (by their version
+	// header, or all of them with ODataV2), or SharePoint's.
+	if dialect == batch.ODataV4 && !h.so.v2 && !odataV2(r.Header) && answerJSON(r.Header, false) && h.serveConverted(w, r, &sp, boundary) {
 		return
 	}
 	if err := d.Reset(sp.reader(), boundary, h.so.dec...); err != nil {

@@ -167,6 +167,9 @@ func TestHandlerOuterStatus(t *testing.T) {
 		{"OData V3", http.Header{"Dataserviceversion": {"3.0"}, "Maxdataserviceversion": {"3.0"}}, nil, "", http.StatusOK},
 		{"V4 header wins", http.Header{"Odata-Version": {"4.0"}, "Dataserviceversion": {"2.0"}}, nil, "", http.StatusOK},
 		{"configured V2 (pyodata)", nil, []HandlerOption{ODataV2(true)}, "", http.StatusAccepted},
+		// odata-batch (npm) sends "Accept: application/json", meaning the
+		// operations' format, and no version header: still a V2 answer.
+		{"configured V2, Accept JSON (odata-batch)", http.Header{"Accept": {"application/json"}}, []HandlerOption{ODataV2(true)}, "", http.StatusAccepted},
 		{"UCWA", nil, []HandlerOption{ODataV2(true)}, "multipart/batching; boundary=b", http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
