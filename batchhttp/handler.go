@@ -209,9 +209,10 @@ type ChangesetHook interface {
 //
 // The answer is a JSON batch, each answer written and flushed as its
 // request completes, in that order (clients pair them by id), with
-// header names lower-case when the request wrote its own lower-case (as
-// OData's clients do) and as next wrote them otherwise (Graph's
-// JavaScript client reads a JSON body only under "Content-Type"). An
+// header names lower-case, as OData specifies, when the request says
+// OData-Version or OData-MaxVersion, and as next wrote them otherwise:
+// Microsoft Graph's clients send no version, and Graph's JavaScript client
+// reads a JSON body only under "Content-Type". An
 // answer whose body is not what its Content-Type says (not JSON under
 // application/json, not UTF-8 under text/*) cannot be written in a JSON
 // batch and becomes a 500, decided before its group commits.
@@ -220,13 +221,18 @@ type ChangesetHook interface {
 // batch whose Accept prefers multipart/mixed is answered as a multipart
 // batch (in request order, a successful group as a changeset, a failed
 // one as its one failure, unframed); a multipart/mixed batch whose Accept
-// prefers application/json is answered as a JSON batch (its changesets as
-// atomicity groups, its Content-IDs as ids, "op<N>" for an operation
-// without one), running as a multipart batch does, in order and stopping
-// at the first failure unless continue-on-error. Not for OData V2 batches
-// (DataServiceVersion), the SharePoint dialect or UCWA, which have no JSON
-// batch, nor for an Accept of application/json with an "odata=" parameter
-// (OData V3's "odata=verbose", which SharePoint clients send). A JSON
+// prefers application/json, and says it speaks OData 4.01 (OData-Version
+// or OData-MaxVersion 4.01, the first version with JSON batches), is
+// answered as a JSON batch (its changesets as atomicity groups, its
+// Content-IDs as ids, "op<N>" for an operation without one), running as a
+// multipart batch does, in order and stopping at the first failure unless
+// continue-on-error; if the batch holds what a JSON batch cannot say (see
+// jsonbatch.FromMultipart), it is answered in multipart. A 4.0 client that
+// sends Accept: application/json with a multipart batch (@odata/client
+// does) reads only multipart, and gets it; so do OData V2 clients, the
+// SharePoint dialect and UCWA. An Accept of application/json with an
+// "odata=" parameter (OData V3's "odata=verbose", which SharePoint's
+// clients send) does not count. A JSON
 // request is held whole while it runs, up to jsonbatch's item limit
 // (jsonbatch.DefaultMaxItemBytes; 413 beyond), as are up to [Concurrency]
 // of them waiting for what they depend on and their answers.
@@ -339,9 +345,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// Pass 2: run it, in JSON if the client asks for that.
-	// JSON batches are OData 4.01's: not for V2 clients (by their version
-	// header, or all of them with ODataV2), or SharePoint's.
-	if dialect == batch.ODataV4 && !h.so.v2 && !odataV2(r.Header) && answerJSON(r.Header, false) && h.serveConverted(w, r, &sp, boundary) {
+	// JSON batches are OData 4.01's: only for a client that says it speaks
+	// 4.01 (@odata/client says 4.0 and Accept: application/json, and reads
+	// only multipart), and not with ODataV2 or SharePoint's dialect.
+	if dialect == batch.ODataV4 && !h.so.v2 && odata401(r.Header) && answerJSON(r.Header, false) && h.serveConverted(w, r, &sp, boundary) {
 		return
 	}
 	if err := d.Reset(sp.reader(), boundary, h.so.dec...); err != nil {

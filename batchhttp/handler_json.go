@@ -22,10 +22,6 @@ import (
 type jsonPlan struct {
 	units []jsonUnit
 	ids   []string // of each request
-
-	// lowerNames: the requests' header names are all lower-case, as
-	// OData's clients write them (and want them answered).
-	lowerNames bool
 }
 
 // jsonUnit is what runs as one: a request, or the adjacent requests of one
@@ -56,7 +52,6 @@ func (h *handler) jsonDecodeOptions() []jsonbatch.DecodeOption {
 // Content-ID.
 func (h *handler) checkJSON(d *jsonbatch.Decoder, echo bool) (_ *jsonPlan, status int, msg string) {
 	plan := new(jsonPlan)
-	lower, upper := false, false
 	unitOf := make(map[string]int) // request id → its unit
 	groups := make(map[string]int) // atomicity group → its unit
 	type unresolved struct {
@@ -96,13 +91,6 @@ func (h *handler) checkJSON(d *jsonbatch.Decoder, echo bool) (_ *jsonPlan, statu
 			op := batch.Operation{Message: batch.Response, StatusCode: http.StatusOK, ContentID: id}
 			if err := op.Validate(); err != nil {
 				return nil, http.StatusBadRequest, "batch: the id " + quote(id) + " cannot be echoed as a Content-ID in a multipart answer" + where + ": " + err.Error()
-			}
-		}
-		for _, f := range it.Header() {
-			if lowerCase(f.Name) {
-				lower = true
-			} else {
-				upper = true
 			}
 		}
 		if _, dup := unitOf[id]; dup {
@@ -164,7 +152,6 @@ func (h *handler) checkJSON(d *jsonbatch.Decoder, echo bool) (_ *jsonPlan, statu
 		return nil, http.StatusBadRequest, "batch: request " + quote(m.id) + " depends on " + quote(m.dep) + ", " + what +
 			" (request " + strconv.Itoa(m.item) + "); nothing ran"
 	}
-	plan.lowerNames = lower && !upper
 	return plan, 0, ""
 }
 
@@ -240,4 +227,24 @@ func answerJSON(h http.Header, isJSON bool) bool {
 		return false
 	}
 	return isJSON
+}
+
+// odataVersion returns the OData version the batch request says it speaks
+// (OData-Version, else OData-MaxVersion), "" if it says none: Microsoft
+// Graph's clients send neither.
+func odataVersion(h http.Header) string {
+	v := strings.TrimSpace(headerValue(h, "Odata-Version"))
+	if v == "" {
+		v = strings.TrimSpace(headerValue(h, "Odata-Maxversion"))
+	}
+	return v
+}
+
+// odata401 reports whether the batch request says it speaks OData 4.01 or
+// later, the first version with JSON batches.
+func odata401(h http.Header) bool {
+	major, minor, _ := strings.Cut(odataVersion(h), ".")
+	m, err1 := strconv.Atoi(major)
+	n, err2 := strconv.Atoi(minor)
+	return err1 == nil && err2 == nil && (m > 4 || m == 4 && n >= 1)
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 
 	"github.com/batchcodec/batch"
@@ -56,9 +55,13 @@ func (h *handler) serveJSON(w http.ResponseWriter, r *http.Request, sp *spool, m
 	hdr := w.Header()
 	rc := http.NewResponseController(w)
 	if jsonOut {
-		dialect := jsonbatch.Graph // names as next wrote them: Graph's clients want "Content-Type"
-		if multipart || plan.lowerNames {
-			dialect = jsonbatch.OData // names lower-case, as OData says and as the client wrote them
+		// Header names lower-case, as OData says, to a client that says
+		// it speaks OData; else as next wrote them: Graph's JavaScript
+		// client reads a JSON body only under "Content-Type" (and writes
+		// its own names lower-case, as fetch gives them).
+		dialect := jsonbatch.Graph
+		if odataVersion(r.Header) != "" {
+			dialect = jsonbatch.OData
 		}
 		enc, _ := jsonbatch.NewEncoder(w, batch.Response, jsonbatch.WithDialect(dialect)) // valid arguments: no error
 		jr.sink, jr.checker = &jsonSink{enc: enc, rc: rc}, true
@@ -249,9 +252,4 @@ func (s *multipartSink) close() error {
 	err := s.enc.Close()
 	_ = s.rc.Flush()
 	return err
-}
-
-// lowerCase reports whether a header name has no upper-case letter.
-func lowerCase(name []byte) bool {
-	return !strings.ContainsFunc(string(name), func(r rune) bool { return 'A' <= r && r <= 'Z' })
 }

@@ -337,12 +337,22 @@ func TestHandlerMultipartAcceptJSON(t *testing.T) {
 		"--cs--\r\n" +
 		"--b\r\nContent-Type: application/http\r\n\r\nGET /items HTTP/1.1\r\n\r\n\r\n" +
 		"--b--\r\n"
-	req := httptest.NewRequest(http.MethodPost, "http://example.com/$batch", strings.NewReader(body))
-	req.Header.Set("Content-Type", "multipart/mixed; boundary=b")
-	req.Header.Set("Accept", "application/json")
-	rec := httptest.NewRecorder()
-	Handler(app).ServeHTTP(rec, req)
-	got := readJSONAnswers(t, rec)
+	serve := func(version string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "http://example.com/$batch", strings.NewReader(body))
+		req.Header.Set("Content-Type", "multipart/mixed; boundary=b")
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("OData-Version", version)
+		rec := httptest.NewRecorder()
+		Handler(app).ServeHTTP(rec, req)
+		return rec
+	}
+	// A 4.0 client (@odata/client sends Accept: application/json) reads
+	// only multipart; JSON batches are 4.01's.
+	rec := serve("4.0")
+	require.Equal(t, http.StatusOK, rec.Code)
+	require.True(t, strings.HasPrefix(rec.Header().Get("Content-Type"), "multipart/mixed;"), rec.Header().Get("Content-Type"))
+	app = newTestApp()
+	got := readJSONAnswers(t, serve("4.01"))
 	want := []jsonAns{
 		{ID: "1", Status: 201, Body: "created 1"},
 		{ID: "2", Group: "cs", Status: 204},
@@ -353,19 +363,22 @@ func TestHandlerMultipartAcceptJSON(t *testing.T) {
 	}
 }
 
-// TestHandlerJSONHeaderNames checks that answers' header names follow the
-// request's: lower-case for OData's clients, as written for Graph's (whose
-// JavaScript client looks for "Content-Type" exactly).
+// TestHandlerJSONHeaderNames checks the case of answers' header names:
+// lower-case for a client that says OData-Version, as next wrote them for
+// Graph's clients, which send no version (and whose JavaScript client
+// looks for "Content-Type" exactly).
 func TestHandlerJSONHeaderNames(t *testing.T) {
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"path":"`+r.URL.Path+`"}`)
 	})
-	for _, tc := range []struct{ reqName, want string }{
-		{"content-type", "content-type"},
-		{"Content-Type", "Content-Type"},
+	for _, tc := range []struct{ version, reqName, want string }{
+		{"4.01", "content-type", "content-type"}, // an OData client
+		{"", "content-type", "Content-Type"},     // Graph's JavaScript client, whose names fetch lower-cases
+		{"", "Content-Type", "Content-Type"},
 	} {
-		rec := serveJSONBatch(t, Handler(next), `{"requests":[{"id":"1","method":"POST","url":"/me/events","headers":{"`+tc.reqName+`":"application/json"},"body":{"a":1}}]}`)
+		rec := serveJSONBatch(t, Handler(next), `{"requests":[{"id":"1","method":"POST","url":"/me/events","headers":{"`+tc.reqName+`":"application/json"},"body":{"a":1}}]}`,
+			"OData-Version", tc.version)
 		d := jsonbatch.NewDecoder(rec.Body)
 		it, err := d.Next()
 		require.NoError(t, err)

@@ -40,7 +40,10 @@ func (e *ConvertError) Unwrap() error { return e.Err }
 // atomicity group (the changeset's boundary, or ""). The embedded headers
 // are kept in order, except Content-Length and Content-ID, which have no
 // meaning in a JSON item. The reason phrase, the protocol and the MIME part
-// headers are dropped. An empty body becomes no body.
+// headers are dropped. An empty body becomes no body, and so does one of
+// white space alone that would be written as JSON (no Content-Type, or a
+// JSON one): clients write the blank line after a GET's header block, and
+// sometimes another, which a multipart reader takes for its body.
 func FromOperation(op *batch.Operation, body []byte, group string) Operation {
 	out := Operation{
 		Message:        op.Message,
@@ -56,7 +59,7 @@ func FromOperation(op *batch.Operation, body []byte, group string) Operation {
 		}
 		out.Header = append(out.Header, f)
 	}
-	if len(body) > 0 {
+	if len(body) > 0 && (len(trimSpace(body)) > 0 || BodyKindOf([]byte(out.ContentType())) != JSONBody) {
 		out.Body = body
 	}
 	return out

@@ -369,3 +369,15 @@ func throughMultipart(t testing.TB, in []byte) error {
 	}
 	return nil
 }
+
+// TestFromOperationBlankBody: white space alone, which a multipart reader
+// takes for the body of a GET written with an extra blank line, is no body
+// when it would be written as JSON; text keeps it.
+func TestFromOperationBlankBody(t *testing.T) {
+	get := batch.Operation{Message: batch.Request, Method: "GET", Target: "Books(1)"}
+	assert.Nil(t, FromOperation(&get, []byte("\r\n"), "").Body)
+	assert.Nil(t, FromOperation(&get, []byte(" \r\n\t"), "").Body)
+	text := batch.Operation{Message: batch.Request, Method: "PUT", Target: "Notes(1)",
+		Header: []batch.Field{{Name: "Content-Type", Value: "text/plain"}}}
+	assert.Equal(t, []byte("\r\n"), FromOperation(&text, []byte("\r\n"), "").Body)
+}
