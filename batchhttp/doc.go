@@ -14,8 +14,10 @@
 //     multipart batches, or JSON batches of OData 4.01 and Microsoft Graph
 //     ([Format]) with dependencies between requests
 //     ([RequestBatch.DependsOn]), and reads answers in either format.
-//   - [Handler] is the server: a middleware that answers batch requests by
-//     running each operation through next, streaming the answers.
+//   - [Handler] is the server: a middleware that answers batch requests,
+//     multipart or JSON, by running each operation through next, streaming
+//     the answers; a JSON batch's independent requests run concurrently
+//     ([Concurrency]), each after what it depends on.
 //   - [Transport] batches the concurrent calls of any http.Client: an
 //     http.RoundTripper that gathers requests for a few milliseconds and
 //     sends them as one batch (Google, OData or Microsoft Graph JSON), each
