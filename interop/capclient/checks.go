@@ -37,6 +37,8 @@ var checks = []check{
 			"the PATCH after the failure 200) and ReadResponse passes them on: a caller is told a rolled-back create succeeded",
 	},
 	{name: "JSON: streamed with Responses, paired by id", run: checkJSONStream},
+	{name: "JSON with Accept: multipart/mixed: CAP answers multipart without Content-IDs, paired by order", run: checkJSONAcceptMultipart},
+	{name: "JSON with Accept: multipart/mixed, failed group: one part without Content-ID, read as the batch failed (ErrBatchFailed), rolled back", run: checkJSONAcceptMultipartFailed},
 	{name: "multipart with Accept: application/json: CAP's JSON answer reads with jsonbatch.NewDecoder, in request order", run: checkMultipartAcceptJSONDecode},
 	{
 		name: "multipart with Accept: application/json: CAP answers a JSON batch, the client pairs its answers",
@@ -433,6 +435,75 @@ func checkMultipartAcceptJSON(ctx context.Context, c *client) error {
 		return err
 	}
 	return expect("GET Books(1601)", resps[3], http.StatusOK, map[string]any{"stock": 8})
+}
+
+// checkJSONAcceptMultipart: a JSON batch whose Accept asks for multipart.
+// CAP answers in multipart, with the boundary "undefined" and no
+// Content-IDs, in request order.
+func checkJSONAcceptMultipart(ctx context.Context, c *client) error {
+	var b batchhttp.RequestBatch
+	post := c.req("POST", "Books", map[string]any{"ID": 1701, "title": "Cranford", "stock": 3}, "k1")
+	after := c.req("GET", "Books(1701)", nil, "k3")
+	b.Add(c.req("GET", "Books(201)", nil, "k0"))
+	b.AddChangeset(post, c.req("PATCH", "$k1", map[string]any{"stock": 7}, "k2"))
+	b.Add(after)
+	b.DependsOn(after, post)
+	resp, err := c.send(ctx, &b, batchhttp.Format(batchhttp.FormatJSON), batchhttp.ODataVersion("4.01"),
+		batchhttp.OuterHeader("Accept", "multipart/mixed"))
+	if err != nil {
+		return err
+	}
+	resps, err := b.ReadResponse(resp)
+	c.note("outer %s", c.outer())
+	c.note("answer %s", c.shape())
+	if err != nil {
+		return fmt.Errorf("ReadResponse: %w", err)
+	}
+	if err := expect("GET Books(201)", resps[0], http.StatusOK, map[string]any{"ID": 201}); err != nil {
+		return err
+	}
+	if err := expect("POST Books", resps[1], http.StatusCreated, map[string]any{"ID": 1701, "stock": 3}); err != nil {
+		return err
+	}
+	if err := expect("PATCH $k1", resps[2], http.StatusOK, map[string]any{"stock": 7}); err != nil {
+		return err
+	}
+	return expect("GET Books(1701)", resps[3], http.StatusOK, map[string]any{"stock": 7})
+}
+
+// checkJSONAcceptMultipartFailed: the same with a failing group. CAP
+// answers with one part, without Content-ID, and stops. With no
+// Content-ID to say which request it answers, one failure for a batch of
+// several requests reads as the batch failing as a whole (ErrBatchFailed,
+// Azure Blob's answer), and here that is true in effect: the group was
+// rolled back and nothing after it ran. The client must not report any
+// request as answered, and must hand over CAP's failure.
+func checkJSONAcceptMultipartFailed(ctx context.Context, c *client) error {
+	var b batchhttp.RequestBatch
+	post := c.req("POST", "Books", map[string]any{"ID": 1751, "title": "North and South", "stock": 1}, "f1")
+	dep := c.req("GET", "Books(1751)", nil, "f4")
+	b.AddChangeset(post,
+		c.req("POST", "Books", map[string]any{"ID": 201, "title": "duplicate", "stock": 1}, "f2"),
+		c.req("PATCH", "Books(207)", map[string]any{"stock": 2}, "f3"))
+	b.Add(dep, c.req("GET", "Books(201)", nil, "f5"))
+	b.DependsOn(dep, post)
+	resp, err := c.send(ctx, &b, batchhttp.Format(batchhttp.FormatJSON), batchhttp.ODataVersion("4.01"),
+		batchhttp.OuterHeader("Accept", "multipart/mixed"))
+	if err != nil {
+		return err
+	}
+	resps, err := b.ReadResponse(resp)
+	c.note("outer %s", c.outer())
+	c.note("answer %s", c.shape())
+	var re *batchhttp.ResponseError
+	if !errors.As(err, &re) || !errors.Is(err, batchhttp.ErrBatchFailed) || resps != nil {
+		return fmt.Errorf("ReadResponse: %v (%d responses), want ErrBatchFailed", err, len(resps))
+	}
+	if re.Response == nil || re.Response.StatusCode != http.StatusInternalServerError {
+		return fmt.Errorf("ErrBatchFailed without CAP's 500: %+v", re.Response)
+	}
+	c.note("the client: %v", err)
+	return rolledBack(ctx, c, 1751, 207, 11)
 }
 
 // checkMultipartAcceptJSONDecode: the same kind of batch as

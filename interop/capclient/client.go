@@ -251,12 +251,13 @@ var (
 
 // shape describes the last multipart answer as CAP wrote it, read line by
 // line without the codec: each part as "<content-id> <status>", a
-// changeset's parts inside "changeset{…}". It also says in which case the
+// changeset's parts inside "changeset{…}", "-" for a part without
+// Content-ID. It also says in which case the
 // part header names were written.
 func (c *client) shape() string {
 	var out []string
 	var inner string // the open changeset's boundary
-	cid := ""
+	cid := "-"
 	casing := ""
 	for _, line := range strings.Split(c.rec.got.String(), "\r\n") {
 		switch {
