@@ -214,13 +214,15 @@ func checkContinueOnError(ctx context.Context, c *client) error {
 }
 
 // checkStream: Responses streams each answer with its Index and Count; a
-// failed changeset is one answer of Count 2.
+// failed changeset is one answer of Count 2. The good changeset refers to
+// its POST by the number the client gave it ($3).
 func checkStream(ctx context.Context, c *client) error {
 	var b batchhttp.RequestBatch
 	b.Add(c.req("GET", "Books?$orderby=ID", nil, ""), c.req("GET", "Authors(101)?$expand=books($orderby=ID)", nil, ""))
 	b.AddChangeset(
-		c.req("POST", "Books", map[string]any{"ID": 1301, "title": "The Professor", "stock": 2, "author_ID": 107}, "p"),
-		c.req("PATCH", "$p", map[string]any{"stock": 3}, ""),
+		// No Content-ID: the client numbers the POST 3, its position.
+		c.req("POST", "Books", map[string]any{"ID": 1301, "title": "The Professor", "stock": 2, "author_ID": 107}, ""),
+		c.req("PATCH", "$3", map[string]any{"stock": 3}, ""),
 	)
 	b.AddChangeset(
 		c.req("PATCH", "Books(9999)", map[string]any{"stock": 1}, ""),

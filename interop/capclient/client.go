@@ -264,7 +264,7 @@ func (c *client) shape() string {
 		case inner != "" && line == "--"+inner+"--":
 			out = append(out, "}")
 			inner = ""
-		case multipartLine.MatchString(line) && c.rec.got.Len() > 0:
+		case multipartLine.MatchString(line):
 			inner = multipartLine.FindStringSubmatch(line)[1]
 			out = append(out, "changeset{")
 		case contentIDLine.MatchString(line):
