@@ -83,12 +83,13 @@ func TestConvertRoundTrip(t *testing.T) {
 
 // jsonBodies replaces each JSON body of ops by its compact form, as its
 // digest: a JSON batch holds a JSON body as a JSON value, so the white
-// space around it is not kept, while the value is.
+// space around it is not kept, while the value is. A body of white space
+// alone that would be JSON (a GET's stray blank line) is no body.
 func jsonBodies(t *testing.T, ops []jsonOp) []jsonOp {
 	t.Helper()
 	for i := range ops {
 		op := &ops[i]
-		if op.Body == nil || !json.Valid([]byte(*op.Body)) {
+		if op.Body == nil {
 			continue
 		}
 		var ct string
@@ -101,7 +102,13 @@ func jsonBodies(t *testing.T, ops []jsonOp) []jsonOp {
 			continue
 		}
 		var b bytes.Buffer
-		require.NoError(t, json.Compact(&b, []byte(*op.Body)))
+		switch {
+		case strings.TrimSpace(*op.Body) == "":
+		case json.Valid([]byte(*op.Body)):
+			require.NoError(t, json.Compact(&b, []byte(*op.Body)))
+		default:
+			continue
+		}
 		op.BodyLen, op.BodySHA256 = int64(b.Len()), sha256Hex(b.Bytes())
 	}
 	return ops
