@@ -35,6 +35,7 @@ func TestClientJSONPairing(t *testing.T) {
 		name    string
 		build   func(t *testing.T) *RequestBatch
 		doc     string
+		toMP    bool     // the request was a multipart batch
 		want    []string // "status body", in request order; a string body without Content-Type is JSON text
 		err     error
 		answer  int // of a *ResponseError
@@ -50,9 +51,33 @@ func TestClientJSONPairing(t *testing.T) {
 		{name: "a group answered by its id", build: changeset,
 			doc:  `{"responses":[{"id":"g1","status":500,"body":"rolled back"},{"id":"1","status":200,"body":"a"}]}`,
 			want: []string{`200 "a"`, `500 "rolled back"`, `500 "rolled back"`}},
+		// A failed group's failure answers every member, as in multipart:
+		// the first that is not a 424, whatever the order they came in.
 		{name: "a group answered member by member", build: changeset,
-			doc:  `{"responses":[{"id":"3","atomicityGroup":"g1","status":424},{"id":"2","atomicityGroup":"g1","status":500},{"id":"1","status":200}]}`,
-			want: []string{"200 ", "500 ", "424 "}},
+			doc:  `{"responses":[{"id":"3","atomicityGroup":"g1","status":424},{"id":"2","atomicityGroup":"g1","status":500,"body":"x"},{"id":"1","status":200}]}`,
+			want: []string{"200 ", `500 "x"`, `500 "x"`}},
+		// SAP CAP answers the rolled-back members of a failed group with
+		// their own 2xx: they did not take effect, and are not reported so.
+		{name: "a failed group's rolled-back successes", build: changeset,
+			doc:  `{"responses":[{"id":"1","status":200},{"id":"2","atomicityGroup":"g1","status":201},{"id":"3","atomicityGroup":"g1","status":500,"body":"dup"}]}`,
+			want: []string{"200 ", `500 "dup"`, `500 "dup"`}},
+		{name: "a group that succeeds, its members out of order", build: changeset,
+			doc:  `{"responses":[{"id":"3","atomicityGroup":"g1","status":204},{"id":"1","status":200},{"id":"2","atomicityGroup":"g1","status":201,"body":"b"}]}`,
+			want: []string{"200 ", `201 "b"`, "204 "}},
+		// A multipart batch answered in JSON: answers in its order, ids the
+		// server's own, as SAP CAP answers with Accept: application/json.
+		{name: "a multipart batch answered in JSON", build: changeset, toMP: true,
+			doc:  `{"responses":[{"id":"r1","status":200},{"id":"r2","atomicityGroup":"changeset_x","status":201},{"id":"r3","atomicityGroup":"changeset_x","status":500,"body":"dup"}]}`,
+			want: []string{"200 ", `500 "dup"`, `500 "dup"`}},
+		{name: "a multipart batch answered in JSON with its Content-IDs", build: three, toMP: true,
+			doc:  `{"responses":[{"id":"1","status":200},{"id":"2","status":201},{"id":"3","status":202}]}`,
+			want: []string{"200 ", "201 ", "202 "}},
+		{name: "a multipart batch answered in JSON out of order", build: three, toMP: true,
+			doc: `{"responses":[{"id":"2","status":201},{"id":"1","status":200}]}`,
+			err: ErrMismatch, answer: 0, request: 1, detail: `answer 0 has id "2", request 1's, but the answers to a multipart batch come in its order: request 0 is next`},
+		{name: "a multipart batch answered in JSON, one answer too many", build: three, toMP: true,
+			doc: `{"responses":[{"id":"a","status":200},{"id":"b","status":200},{"id":"c","status":200},{"id":"d","status":200}]}`,
+			err: ErrMismatch, answer: 3, request: -1, detail: `answer 3 is one more than the 3 requests`},
 		{name: "unknown id", build: three,
 			doc: `{"responses":[{"id":"1","status":200},{"id":"7","status":200},{"id":"2","status":200}]}`,
 			err: ErrMismatch, answer: 1, request: -1, detail: `answer 1 has id "7", which no request has`},
@@ -78,7 +103,11 @@ func TestClientJSONPairing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := tc.build(t)
-			resps, err := b.ReadResponse(jsonResponse(tc.doc))
+			resp := jsonResponse(tc.doc)
+			if tc.toMP {
+				resp.Request = &http.Request{Header: http.Header{"Content-Type": {"multipart/mixed; boundary=batch_1"}}}
+			}
+			resps, err := b.ReadResponse(resp)
 			if tc.err == nil {
 				require.NoError(t, err)
 			} else {

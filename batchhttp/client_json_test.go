@@ -186,8 +186,8 @@ func TestClientJSON(t *testing.T) {
 		}, nil, []wantAnswer{
 			{Status: 200, Type: "application/json", Body: `{"method":"GET","url":"one"}`},
 			{Status: 200, Type: "application/json", Body: `{"method":"GET","url":"two"}`},
+			{Status: 500}, // the group failed: its failure answers both members
 			{Status: 500},
-			{Status: 424},
 			{Status: 424},
 		}},
 		{"Graph", func(t *testing.T, url string) *RequestBatch {

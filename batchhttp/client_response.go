@@ -177,13 +177,21 @@ func (b *RequestBatch) Responses(resp *http.Response, opts ...ClientOption) iter
 // JSON batch, whatever the request's format, and one whose Content-Type is
 // multipart is read as above, whatever the request's format. A JSON batch's
 // answers may come in any order and each names its request by "id" (the
-// Content-ID), so each is paired, and returned, as it is decoded, with
-// nothing buffered: an id no request has, or one answered already, is
+// Content-ID), so each is paired, and returned, as it is decoded: an id no request has, or one answered already, is
 // [ErrMismatch] at once, and a request left without an answer at the end
 // is ErrMismatch too, unless the requests without one are the last and the
 // one before them failed (ErrStopped). An answer whose id is that of an
 // atomicity group answers each request of its changeset, as one failure
-// answers a changeset in multipart. The answer's body is the decoded body:
+// answers a changeset in multipart. The answers to the members of a group
+// are held until all have come (within [MaxBufferBytes]), as the members
+// succeed or fail together: if one failed, its failure (the first in
+// request order that is not a 424) answers every member, as in multipart,
+// so that a member the server answered 2xx and then rolled back (SAP CAP
+// does) is not reported as done. The answers to a multipart request given
+// in JSON (told by the outer request's Content-Type, resp.Request) come in
+// the request's order, and their ids may be the server's own (SAP CAP
+// writes "r1", "r2", …): they are paired by order, an id that is another
+// request's Content-ID being ErrMismatch. The answer's body is the decoded body:
 // the JSON value as written (with Content-Type application/json when the
 // answer gives none), the text, or the base64-decoded bytes. A JSON answer
 // is read with jsonbatch's default limits; [Decoding] configures the
