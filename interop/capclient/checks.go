@@ -30,22 +30,12 @@ var checks = []check{
 	{name: "multipart: answers streamed with Responses, a failed changeset as one answer of Count 2", run: checkStream},
 	{name: "JSON: atomicity group with $c1 and dependsOn on the group, answers correlated by id", run: checkJSON},
 	{name: "JSON: failed atomicity group: failing request 500, dependent 424, independent 200, rolled back", run: checkJSONFailedGroup},
-	{
-		name: "JSON: failed atomicity group: every request of the group reported failed",
-		run:  checkJSONFailedGroupAll,
-		knownBug: "CAP answers each request of a failed atomicity group with its own status (the rolled-back POST 201, " +
-			"the PATCH after the failure 200) and ReadResponse passes them on: a caller is told a rolled-back create succeeded",
-	},
+	{name: "JSON: failed atomicity group: every request of the group reported failed", run: checkJSONFailedGroupAll},
 	{name: "JSON: streamed with Responses, paired by id", run: checkJSONStream},
 	{name: "JSON with Accept: multipart/mixed: CAP answers multipart without Content-IDs, paired by order", run: checkJSONAcceptMultipart},
 	{name: "JSON with Accept: multipart/mixed, failed group: one part without Content-ID, read as the batch failed (ErrBatchFailed), rolled back", run: checkJSONAcceptMultipartFailed},
 	{name: "multipart with Accept: application/json: CAP's JSON answer reads with jsonbatch.NewDecoder, in request order", run: checkMultipartAcceptJSONDecode},
-	{
-		name: "multipart with Accept: application/json: CAP answers a JSON batch, the client pairs its answers",
-		run:  checkMultipartAcceptJSON,
-		knownBug: "CAP's JSON answer to a multipart batch names its answers \"r1\", \"r2\", … (its own ids, not the Content-IDs " +
-			"it was sent), and the client pairs a JSON answer only by id: ErrMismatch",
-	},
+	{name: "multipart with Accept: application/json: CAP answers a JSON batch, the client pairs its answers", run: checkMultipartAcceptJSON},
 }
 
 // checkGets: two GETs, answered in order with each request's Content-ID.
