@@ -145,11 +145,7 @@ func plainPath(t string) (path, query string, hasQuery, ok bool) {
 	}
 	path, query, hasQuery = strings.Cut(t, "?")
 	for i := 0; i < len(path); i++ {
-		c := path[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0:
-		default:
+		if !pathByte[path[i]] {
 			return "", "", false, false
 		}
 	}
@@ -160,6 +156,20 @@ func plainPath(t string) (path, query string, hasQuery, ok bool) {
 	}
 	return path, query, hasQuery, true
 }
+
+// pathByte says which bytes url.Parse keeps as they are in a path: a
+// table, as every operation's target is checked.
+var pathByte = func() (t [256]bool) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+			t[c] = true
+		case strings.IndexByte("-._~!$&'()*+,;=:@/", byte(c)) >= 0:
+			t[c] = true
+		}
+	}
+	return t
+}()
 
 // inPart says where an operation is, for a refusal's message.
 type inPart int
@@ -253,7 +263,10 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 	for _, in := range rn.inherit {
 		nv += len(in.values)
 	}
-	vals := make([]string, nv)
+	vals := aw.vals[:]
+	if nv > len(vals) {
+		vals = make([]string, nv)
+	}
 	h := make(http.Header, len(hdr)+len(rn.inherit)+1)
 	for _, f := range hdr {
 		name := all[off : off+len(f.Name)]

@@ -51,6 +51,7 @@ type answerWriter struct {
 	r         *batchRun
 	req       http.Request // the request next sees, allocated with the writer
 	url       url.URL      // its URL
+	vals      [4]string    // its header's values, when they fit
 	src       io.Reader    // the request body, until done
 	header    http.Header
 	status    int // 0 until WriteHeader or the first Write
@@ -257,23 +258,21 @@ func (aw *answerWriter) snapshot() {
 			if !validToken(k) {
 				continue
 			}
-			ck := k
-			if len(k) >= 7 && (k[0]|0x20 == 'c' || k[0]|0x20 == 't') {
-				ck = textproto.CanonicalMIMEHeaderKey(k) // names looked at below
-			}
-			switch {
-			case ck == "Content-Length":
+			// The names looked at, matched without canonicalising k:
+			// for a token, canonical(k) == name is EqualFold(k, name).
+			switch name := watched(k); {
+			case name == "Content-Length":
 				if vs := h[k]; len(vs) > 0 {
 					if n, err := strconv.ParseInt(textproto.TrimString(vs[0]), 10, 64); err == nil && n >= 0 {
 						aw.declared = n
 					}
 				}
 				continue
-			case ck == "Transfer-Encoding", ck == "Trailer", ck == "Content-Id", strings.HasPrefix(k, http.TrailerPrefix):
+			case name == "Transfer-Encoding", name == "Trailer", name == "Content-Id", strings.HasPrefix(k, http.TrailerPrefix):
 				continue
-			case ck == "Content-Type":
+			case name == "Content-Type":
 				aw.hasType = true
-			case ck == "Content-Encoding":
+			case name == "Content-Encoding":
 				aw.encoded = aw.encoded || len(h[k]) > 0
 			}
 			for _, v := range h[k] {
@@ -282,6 +281,32 @@ func (aw *answerWriter) snapshot() {
 		}
 	}
 	aw.fields = fields
+}
+
+// watched returns the canonical form of the header name k if it is one
+// that snapshot treats apart, else "". k must be a token.
+func watched(k string) string {
+	var name string
+	switch len(k) {
+	case len("Trailer"):
+		name = "Trailer"
+	case len("Content-Id"):
+		name = "Content-Id"
+	case len("Content-Type"):
+		name = "Content-Type"
+	case len("Content-Length"):
+		name = "Content-Length"
+	case len("Content-Encoding"):
+		name = "Content-Encoding"
+	case len("Transfer-Encoding"):
+		name = "Transfer-Encoding"
+	default:
+		return ""
+	}
+	if k == name || strings.EqualFold(k, name) {
+		return name
+	}
+	return ""
 }
 
 // cleanValue turns CR, LF and other control bytes but HTAB into spaces and
@@ -303,7 +328,13 @@ func cleanValue(v string) string {
 		}
 		v = string(b)
 	}
-	return strings.Trim(v, " \t")
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
 }
 
 // validToken reports whether s is an RFC 9110 token, what a header name
@@ -313,20 +344,28 @@ func validToken(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !isTokenByte(s[i]) {
+		if !tokenByte[s[i]] {
 			return false
 		}
 	}
 	return true
 }
 
-func isTokenByte(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+// tokenByte says which bytes an RFC 9110 token is made of: a table, as
+// names and methods are checked byte by byte for every operation.
+var tokenByte = func() (t [256]bool) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+			t[c] = true
+		case strings.IndexByte("!#$%&'*+-.^_`|~", byte(c)) >= 0:
+			t[c] = true
+		}
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
+	return t
+}()
+
+func isTokenByte(c byte) bool { return tokenByte[c] }
 
 // prepare decides, once the operation has returned and before anything of
 // its answer is written, everything that could make the answer unwritable:
