@@ -245,7 +245,9 @@ type ChangesetHook interface {
 // has arrived, one decoder ([batch.BufferSize], 64 KiB by default) with its
 // header storage, kept between requests as the spool's buffers are; an
 // encoder; 8 bytes per operation (its
-// body length); one map entry per answer with both Content-ID and
+// body length); for a batch held in memory, pass 1's record of its start
+// lines and headers (at most the batch's size and 4 KiB), from which the
+// operations run without decoding the batch again; one map entry per answer with both Content-ID and
 // Location; up to 4 KiB held for the running top-level answer, and the
 // answers of the open changeset. It does not grow with the size of bodies
 // or the number of top-level operations otherwise: a 10,000-operation, 20
@@ -337,7 +339,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	lens, status, msg := h.check(d, dialect, st.lens[:0])
+	pl := &st.plan
+	pl.start(sp.mem)
+	lens, status, msg := h.check(d, dialect, st.lens[:0], pl)
 	st.lens = lens[:0]
 	if status != 0 {
 		writeError(w, status, msg)
@@ -351,19 +355,25 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if dialect == batch.ODataV4 && !h.so.v2 && odata401(r.Header) && answerJSON(r.Header, false) && h.serveConverted(w, r, &sp, boundary) {
 		return
 	}
-	if err := d.Reset(sp.reader(), boundary, h.so.dec...); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
+	// From the plan if pass 1 could record one, else decoding the batch
+	// again.
+	if !pl.on {
+		pl = nil
+		if err := d.Reset(sp.reader(), boundary, h.so.dec...); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 	}
-	h.run(w, r, d, dialect, lens, &st.run)
+	h.run(w, r, d, pl, dialect, lens, &st.run)
 }
 
 // state is what one batch request needs besides its body and answers,
 // kept for reuse between requests: the decoder (with its read buffer), the
-// body lengths of pass 1 and the run's scratch space.
+// body lengths and the plan of pass 1 and the run's scratch space.
 type state struct {
 	dec  batch.Decoder
 	lens []int64
+	plan plan
 	run  batchRun
 }
 
@@ -382,6 +392,7 @@ func putState(st *state) {
 	if cap(st.lens) > 1<<16 {
 		st.lens = nil
 	}
+	st.plan.release()
 	// Keep the run's scratch space, not what it points to.
 	rn := &st.run
 	clear(rn.tfields[:cap(rn.tfields)])
@@ -403,8 +414,9 @@ func (h *handler) tooLargeMsg() string {
 
 // check is pass 1: it decodes the whole batch, skipping bodies, and returns
 // the body length of each operation in document order, or the status and
-// message of the answer that refuses the batch.
-func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64) (_ []int64, status int, msg string) {
+// message of the answer that refuses the batch. It records the batch in pl
+// as it goes, while pl allows.
+func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64, pl *plan) (_ []int64, status int, msg string) {
 	tooMany := func() (int, string) {
 		st := http.StatusRequestEntityTooLarge
 		if dialect == batch.UCWA {
@@ -449,16 +461,25 @@ func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64) (
 				status, msg = tooMany()
 				return nil, status, msg
 			}
-			n, err := io.Copy(io.Discard, p)
+			var n int64
+			if pl.on {
+				at := d.InputOffset()
+				pl.add(p, at)
+				n, err = io.Copy(&bodyCheck{pl, at}, p)
+			} else {
+				n, err = io.Copy(io.Discard, p)
+			}
 			if err != nil {
 				return nil, http.StatusBadRequest, err.Error()
 			}
 			lens = append(lens, n)
+			continue
 		case batch.KindOther:
 			ct := string(p.PartHeader().Get("Content-Type"))
 			return nil, http.StatusBadRequest, "batch: a part with Content-Type " + quote(ct) +
 				" is neither an operation (application/http) nor a changeset (multipart/mixed)" + where()
 		}
+		pl.add(p, 0)
 	}
 }
 

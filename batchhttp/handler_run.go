@@ -25,6 +25,7 @@ type batchRun struct {
 	coe     bool   // continue on error
 	inherit []inherited
 	lens    []int64 // body length of each operation, from pass 1
+	plan    *plan   // pass 1's record of the batch, if any: then no decoder
 	nop     int     // operations met so far
 	locs    map[string]string
 	failed  bool // an operation or changeset failed
@@ -68,7 +69,7 @@ type changeset struct {
 }
 
 // run writes the outer response's header and runs the batch decoded by d.
-func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, dialect batch.Dialect, lens []int64, rn *batchRun) {
+func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, pl *plan, dialect batch.Dialect, lens []int64, rn *batchRun) {
 	// The default boundary first, so that one in the options wins; the
 	// request's dialect last, as a UCWA batch is answered in UCWA.
 	opts := make([]batch.EncodeOption, 0, len(h.so.enc)+2)
@@ -123,6 +124,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 		coe:     coe,
 		inherit: inheritable(r.Header),
 		lens:    lens,
+		plan:    pl,
 	}
 	w.WriteHeader(status)
 	rn.flush()
@@ -174,7 +176,7 @@ func (rn *batchRun) loop(d *batch.Decoder) {
 		}
 	}()
 	for {
-		p, err := d.Next()
+		kind, err := rn.nextPart(d)
 		if err == io.EOF {
 			break
 		}
@@ -184,7 +186,7 @@ func (rn *batchRun) loop(d *batch.Decoder) {
 			// truncated batch rather than a short one.
 			return
 		}
-		switch p.Kind() {
+		switch kind {
 		case batch.KindChangesetStart:
 			// One changeset boundary serves every changeset of the
 			// response, as they follow each other.
@@ -198,9 +200,9 @@ func (rn *batchRun) loop(d *batch.Decoder) {
 			rn.endChangeset()
 		case batch.KindOperation:
 			if rn.cs != nil {
-				rn.changesetOp(p)
+				rn.changesetOp(&rn.emb)
 			} else {
-				rn.topOp(p)
+				rn.topOp(&rn.emb)
 			}
 		}
 		if rn.aborted || rn.enc.Err() != nil || ctx.Err() != nil {
@@ -215,10 +217,25 @@ func (rn *batchRun) loop(d *batch.Decoder) {
 	}
 }
 
-// contentID returns the operation's Content-ID as an owned string.
-func contentID(p *batch.Part) string {
-	id, _ := p.ContentID()
-	return string(id)
+// nextPart advances to the next part of the batch, from the plan or the
+// decoder, and returns its kind; for an operation, rn.emb is its embedded
+// request.
+func (rn *batchRun) nextPart(d *batch.Decoder) (batch.Kind, error) {
+	if rn.plan != nil {
+		var length int64
+		if rn.nop < len(rn.lens) {
+			length = rn.lens[rn.nop]
+		}
+		return rn.plan.nextPart(&rn.emb, length)
+	}
+	p, err := d.Next()
+	if err != nil {
+		return 0, err
+	}
+	if p.Kind() == batch.KindOperation {
+		rn.fromPart(p, rn.nop)
+	}
+	return p.Kind(), nil
 }
 
 // newAnswerWriter returns the writer for an operation with the given
@@ -233,11 +250,10 @@ func (rn *batchRun) newAnswerWriter(contentID string, stream bool, limit int64) 
 }
 
 // topOp runs a top-level operation and streams its answer.
-func (rn *batchRun) topOp(p *batch.Part) {
-	i := rn.nop
+func (rn *batchRun) topOp(e *embedded) {
 	rn.nop++
 	aw := rn.newAnswerWriter("", true, 0)
-	rn.serve(rn.outer.Context(), rn.fromPart(p, i), aw)
+	rn.serve(rn.outer.Context(), e, aw)
 	if aw.panicked && aw.committed {
 		rn.aborted = true // part of the answer is out: do not pretend it is whole
 		return
@@ -261,8 +277,7 @@ func (rn *batchRun) topOp(p *batch.Part) {
 
 // changesetOp runs an operation inside the open changeset and holds its
 // answer.
-func (rn *batchRun) changesetOp(p *batch.Part) {
-	i := rn.nop
+func (rn *batchRun) changesetOp(e *embedded) {
 	rn.nop++
 	cs := rn.cs
 	if cs.fail != nil {
@@ -271,7 +286,7 @@ func (rn *batchRun) changesetOp(p *batch.Part) {
 	hook := rn.h.so.hook
 	if !cs.begun {
 		cs.begun = true
-		cs.firstID = contentID(p)
+		cs.firstID = string(e.id)
 		if hook != nil {
 			ctx, err := hookBegin(hook, cs.ctx)
 			if err != nil {
@@ -284,7 +299,7 @@ func (rn *batchRun) changesetOp(p *batch.Part) {
 		}
 	}
 	aw := rn.newAnswerWriter("", false, rn.h.so.maxBytes-cs.used)
-	rn.serve(cs.ctx, rn.fromPart(p, i), aw)
+	rn.serve(cs.ctx, e, aw)
 	// Decide now whether the answer can be written, before Commit.
 	aw.prepare(cs.dash)
 	cs.used += int64(len(aw.buf))

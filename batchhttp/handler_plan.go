@@ -1,0 +1,152 @@
+package batchhttp
+
+import (
+	"bytes"
+	"io"
+
+	"github.com/batchcodec/batch"
+)
+
+// plan is what pass 1 of [Handler] records for pass 2 when the batch is
+// held in memory: the kind of each part and, for each operation, the bytes
+// of its embedded request and where its body starts in the batch. Pass 2
+// then runs from the plan and the spool's memory without decoding the
+// batch a second time, which costs as much as pass 1 did. The decoder
+// stays the one parser: the plan holds what it returned, copied out.
+//
+// The plan is bounded by the bytes of the batch itself, and 4 KiB: it
+// points into the bodies rather than copying them, so that only a batch
+// of many tiny operations outgrows it. Then recording stops and pass 2
+// decodes the batch again.
+type plan struct {
+	on    bool   // recording, and what is recorded is whole
+	limit int    // bytes the plan may take
+	mem   []byte // the batch body, held in memory by the spool
+	parts []planPart
+	// Per operation: the lengths of its method, proto, target and
+	// Content-ID, then of each header field's name and value; arena
+	// holds those bytes in that order.
+	lens  []int
+	arena []byte
+
+	// Pass 2.
+	next int          // the next part
+	hdr  batch.Header // the running operation's header, views into arena
+	body bytes.Reader // the running operation's body, a view into mem
+}
+
+// planPart is one recorded part.
+type planPart struct {
+	kind     batch.Kind
+	declared bool // the operation said a Content-Length
+	fields   int32
+	index    int32 // the part's index, for messages
+	at       int   // in arena
+	li       int   // in lens
+	body     int64 // in mem: where the body starts
+}
+
+const (
+	// planPartSize is what a planPart costs, for the plan's bound.
+	planPartSize = 48
+	// planSlack is what a plan may take beyond the bytes of its batch,
+	// so that a small batch of small operations, which costs more to
+	// record than it has bytes, is recorded too.
+	planSlack = 4 << 10
+)
+
+// start prepares pl to record a batch held in mem, or not to record (mem
+// nil: the batch is in a file).
+func (pl *plan) start(mem []byte) {
+	*pl = plan{on: mem != nil, limit: len(mem) + planSlack, mem: mem,
+		parts: pl.parts[:0], lens: pl.lens[:0], arena: pl.arena[:0], hdr: pl.hdr[:0]}
+}
+
+// add records part p; body is the input offset of an operation's body.
+func (pl *plan) add(p *batch.Part, body int64) {
+	if !pl.on {
+		return
+	}
+	pp := planPart{kind: p.Kind(), index: int32(p.Index())}
+	if pp.kind == batch.KindOperation {
+		id, _ := p.ContentID()
+		hdr := p.Header()
+		pp.declared = p.ContentLength() >= 0
+		pp.fields = int32(len(hdr))
+		pp.at, pp.li, pp.body = len(pl.arena), len(pl.lens), body
+		for _, b := range [...][]byte{p.Method(), p.Proto(), p.Target(), id} {
+			pl.arena = append(pl.arena, b...)
+			pl.lens = append(pl.lens, len(b))
+		}
+		for _, f := range hdr {
+			pl.arena = append(pl.arena, f.Name...)
+			pl.arena = append(pl.arena, f.Value...)
+			pl.lens = append(pl.lens, len(f.Name), len(f.Value))
+		}
+	}
+	pl.parts = append(pl.parts, pp)
+	if len(pl.arena)+8*len(pl.lens)+planPartSize*len(pl.parts) > pl.limit {
+		pl.on = false
+	}
+}
+
+// bodyCheck is the writer pass 1 copies a body to when it records a plan:
+// it checks that the body is the bytes of mem where the plan says it
+// starts, which the plan's use of mem in pass 2 relies on.
+type bodyCheck struct {
+	pl  *plan
+	off int64
+}
+
+func (c *bodyCheck) Write(b []byte) (int, error) {
+	pl := c.pl
+	if pl.on && (c.off > int64(len(pl.mem))-int64(len(b)) || !bytes.Equal(pl.mem[c.off:c.off+int64(len(b))], b)) {
+		pl.on = false
+	}
+	c.off += int64(len(b))
+	return len(b), nil
+}
+
+// nextPart returns the kind of the next recorded part, and for an
+// operation fills e with its embedded request (length is its body's); it
+// returns io.EOF after the last one.
+func (pl *plan) nextPart(e *embedded, length int64) (batch.Kind, error) {
+	if pl.next == len(pl.parts) {
+		return 0, io.EOF
+	}
+	pp := &pl.parts[pl.next]
+	pl.next++
+	if pp.kind != batch.KindOperation {
+		return pp.kind, nil
+	}
+	at, lens := pp.at, pl.lens[pp.li:pp.li+4+2*int(pp.fields)]
+	view := func(n int) []byte {
+		b := pl.arena[at : at+n : at+n]
+		at += n
+		return b
+	}
+	*e = embedded{method: view(lens[0]), proto: view(lens[1]), target: view(lens[2]), id: view(lens[3]),
+		declared: pp.declared, length: length, index: int(pp.index)}
+	hdr := pl.hdr[:0]
+	for i := 4; i < len(lens); i += 2 {
+		hdr = append(hdr, batch.RawField{Name: view(lens[i]), Value: view(lens[i+1])})
+	}
+	e.header, pl.hdr = hdr, hdr
+	if length > 0 {
+		pl.body.Reset(pl.mem[pp.body : pp.body+length])
+		e.body = &pl.body
+	}
+	return batch.KindOperation, nil
+}
+
+// release drops what pl points to, keeping its scratch space unless it
+// grew large.
+func (pl *plan) release() {
+	clear(pl.hdr[:cap(pl.hdr)])
+	keep := cap(pl.arena)+8*cap(pl.lens)+planPartSize*cap(pl.parts) <= 256<<10
+	if !keep {
+		*pl = plan{}
+		return
+	}
+	*pl = plan{parts: pl.parts[:0], lens: pl.lens[:0], arena: pl.arena[:0], hdr: pl.hdr[:0]}
+}

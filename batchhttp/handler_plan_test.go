@@ -1,0 +1,120 @@
+package batchhttp
+
+import (
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/batchcodec/batch"
+	"github.com/stretchr/testify/require"
+)
+
+// echoApp answers every request with what it saw of it: the request next
+// gets must not depend on whether pass 2 ran from pass 1's plan or decoded
+// the batch again.
+func echoApp() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		keys := slices.Sorted(func(yield func(string) bool) {
+			for k := range r.Header {
+				if !yield(k) {
+					return
+				}
+			}
+		})
+		var b strings.Builder
+		b.WriteString(r.Method + " " + r.URL.String() + " " + r.RequestURI + " " + r.Host + " " + r.Proto + " " +
+			strconv.FormatInt(r.ContentLength, 10) + "\n")
+		for _, k := range keys {
+			b.WriteString(k + ": " + strings.Join(r.Header[k], "|") + "\n")
+		}
+		b.WriteString("body " + strconv.Quote(string(body)) + " " + strconv.FormatBool(err == nil) + "\n")
+		w.Header().Set("Location", "/items/"+strconv.Itoa(len(body)))
+		if r.Method == http.MethodPatch {
+			w.WriteHeader(http.StatusNotFound)
+		}
+		io.WriteString(w, b.String())
+	})
+}
+
+// planBatches returns batches to run both ways: generated operations, alone
+// and in changesets, the changeset vector, the benchmark loads, and tiny
+// operations whose plan would outgrow the batch.
+func planBatches(t *testing.T) []string {
+	r := randChooser{rand.New(rand.NewPCG(7, 3))}
+	var out []string
+	for range 200 {
+		var b strings.Builder
+		for i := range 1 + r.intn(6) {
+			if r.intn(3) == 0 {
+				b.WriteString("--b\r\nContent-Type: multipart/mixed; boundary=cs" + itoa(i) + "\r\n\r\n")
+				for j := range 1 + r.intn(3) {
+					b.WriteString(op("cs"+itoa(i), itoa(10*i+j), genRequest(r)+"\n"))
+				}
+				b.WriteString("--cs" + itoa(i) + "--\r\n")
+				continue
+			}
+			b.WriteString(op("b", pick(r, "", itoa(i), "$1"), genRequest(r)+"\n"))
+		}
+		b.WriteString("--b--\r\n")
+		out = append(out, b.String())
+	}
+	out = append(out, changesetBatch,
+		op("b", "", "POST /items HTTP/1.1\nContent-Length: 0\n\n\n")+op("b", "", "PUT /items HTTP/1.1\nContent-Length: 3\n\nfive\n")+"--b--\r\n")
+	for _, load := range benchLoads(t) {
+		out = append(out, strings.ReplaceAll(string(load.body), "batch_bench", "b"))
+	}
+	out = append(out, strings.Repeat("--b\r\nContent-Type:application/http\r\n\r\nGET /a HTTP/1.1\r\n\r\n\r\n", 300)+"--b--\r\n")
+	return out
+}
+
+func TestHandlerPlanAsDecoder(t *testing.T) {
+	prefer := http.Header{"Prefer": {"odata.continue-on-error"}}
+	for i, body := range planBatches(t) {
+		run := func(opts ...HandlerOption) string {
+			opts = append(opts, Encoding(batch.WithBoundary("r")))
+			rec := serveBatch(t, echoApp(), body, prefer, opts...)
+			return strconv.Itoa(rec.Code) + "\n" + randomCS.ReplaceAllString(rec.Body.String(), "changesetresponse_X")
+		}
+		planned, decoded := run(), run(SpoolMemory(1))
+		if planned != decoded {
+			t.Errorf("batch %d: from the plan:\n%s\ndecoded again:\n%s\nfor\n%s", i, planned, decoded, body)
+		}
+	}
+}
+
+// TestHandlerPlanRecorded checks which batches pass 1 records a plan for:
+// those held in memory whose plan takes no more than the batch.
+func TestHandlerPlanRecorded(t *testing.T) {
+	batches := planBatches(t)
+	for _, tc := range []struct {
+		name string
+		body string
+		mem  bool
+		want bool
+	}{
+		{"changesets", batches[len(batches)-6], true, true},
+		{"1000GET", batches[len(batches)-3], true, true},
+		{"in a file", batches[len(batches)-3], false, false},
+		{"tiny operations", batches[len(batches)-1], true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var pl plan
+			mem := []byte(tc.body)
+			if !tc.mem {
+				mem = nil
+			}
+			pl.start(mem)
+			d, err := batch.NewDecoderBoundary(strings.NewReader(tc.body), "b")
+			require.NoError(t, err)
+			h := Handler(echoApp()).(*handler)
+			_, status, msg := h.check(d, batch.ODataV4, nil, &pl)
+			require.Zero(t, status, msg)
+			require.Equal(t, tc.want, pl.on)
+		})
+	}
+}
