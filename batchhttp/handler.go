@@ -465,7 +465,8 @@ func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64, p
 			if pl.on {
 				at := d.InputOffset()
 				pl.add(p, at)
-				n, err = io.Copy(&bodyCheck{pl, at}, p)
+				pl.check = bodyCheck{pl, at}
+				n, err = io.Copy(&pl.check, p)
 			} else {
 				n, err = io.Copy(io.Discard, p)
 			}

@@ -29,6 +29,8 @@ type plan struct {
 	lens  []int
 	arena []byte
 
+	check bodyCheck // pass 1's writer of bodies
+
 	// Pass 2.
 	next int          // the next part
 	hdr  batch.Header // the running operation's header, views into arena
@@ -71,18 +73,22 @@ func (pl *plan) add(p *batch.Part, body int64) {
 	if pp.kind == batch.KindOperation {
 		id, _ := p.ContentID()
 		hdr := p.Header()
+		m, proto, target := p.Method(), p.Proto(), p.Target()
 		pp.declared = p.ContentLength() >= 0
 		pp.fields = int32(len(hdr))
 		pp.at, pp.li, pp.body = len(pl.arena), len(pl.lens), body
-		for _, b := range [...][]byte{p.Method(), p.Proto(), p.Target(), id} {
-			pl.arena = append(pl.arena, b...)
-			pl.lens = append(pl.lens, len(b))
-		}
+		a := pl.arena
+		a = append(a, m...)
+		a = append(a, proto...)
+		a = append(a, target...)
+		a = append(a, id...)
+		lens := append(pl.lens, len(m), len(proto), len(target), len(id))
 		for _, f := range hdr {
-			pl.arena = append(pl.arena, f.Name...)
-			pl.arena = append(pl.arena, f.Value...)
-			pl.lens = append(pl.lens, len(f.Name), len(f.Value))
+			a = append(a, f.Name...)
+			a = append(a, f.Value...)
+			lens = append(lens, len(f.Name), len(f.Value))
 		}
+		pl.arena, pl.lens = a, lens
 	}
 	pl.parts = append(pl.parts, pp)
 	if len(pl.arena)+8*len(pl.lens)+planPartSize*len(pl.parts) > pl.limit {

@@ -249,12 +249,15 @@ func (aw *answerWriter) snapshot() {
 	fields := aw.fields[:0]
 	if len(h) > 0 {
 		keys := aw.r.keys[:0]
-		for k := range h {
-			keys = append(keys, k)
+		for k, vs := range h {
+			keys = append(keys, keyValues{k, vs})
 		}
-		slices.Sort(keys)
-		aw.r.keys = keys[:0]
-		for _, k := range keys {
+		if len(keys) > 1 {
+			slices.SortFunc(keys, func(a, b keyValues) int { return strings.Compare(a.k, b.k) })
+		}
+		aw.r.keys = keys[:0] // cleared by putState
+		for _, kv := range keys {
+			k := kv.k
 			if !validToken(k) {
 				continue
 			}
@@ -262,7 +265,7 @@ func (aw *answerWriter) snapshot() {
 			// for a token, canonical(k) == name is EqualFold(k, name).
 			switch name := watched(k); {
 			case name == "Content-Length":
-				if vs := h[k]; len(vs) > 0 {
+				if vs := kv.vs; len(vs) > 0 {
 					if n, err := strconv.ParseInt(textproto.TrimString(vs[0]), 10, 64); err == nil && n >= 0 {
 						aw.declared = n
 					}
@@ -273,14 +276,20 @@ func (aw *answerWriter) snapshot() {
 			case name == "Content-Type":
 				aw.hasType = true
 			case name == "Content-Encoding":
-				aw.encoded = aw.encoded || len(h[k]) > 0
+				aw.encoded = aw.encoded || len(kv.vs) > 0
 			}
-			for _, v := range h[k] {
+			for _, v := range kv.vs {
 				fields = append(fields, batch.Field{Name: k, Value: cleanValue(v)})
 			}
 		}
 	}
 	aw.fields = fields
+}
+
+// keyValues is one entry of a header map.
+type keyValues struct {
+	k  string
+	vs []string
 }
 
 // watched returns the canonical form of the header name k if it is one
