@@ -41,7 +41,7 @@ type batchRun struct {
 	tmplCtx context.Context
 	spare   []byte        // the held body of the next top-level answer
 	tfields []batch.Field // the header of the next top-level answer
-	keys    []keyValues // snapshot's scratch
+	keys    []keyValues   // snapshot's scratch
 	sniff   []byte
 	emb     embedded // the running operation's request
 	strs    []byte
