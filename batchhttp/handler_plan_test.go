@@ -1,6 +1,7 @@
 package batchhttp
 
 import (
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -115,6 +116,55 @@ func TestHandlerPlanRecorded(t *testing.T) {
 			_, status, msg := h.check(d, batch.ODataV4, nil, &pl)
 			require.Zero(t, status, msg)
 			require.Equal(t, tc.want, pl.on)
+		})
+	}
+}
+
+// TestHandlerWriteString checks that WriteString answers as Write does, in
+// each case its fast path must leave to Write.
+func TestHandlerWriteString(t *testing.T) {
+	big := strings.Repeat("x", commitAt+10)
+	for _, tc := range []struct {
+		name   string
+		set    func(w http.ResponseWriter)
+		writes []string
+		method string
+		opts   []HandlerOption
+	}{
+		{"small", nil, []string{"a", "bc"}, "GET", nil},
+		{"past commitAt", nil, []string{"a", big, "b"}, "GET", nil},
+		{"past Content-Length", func(w http.ResponseWriter) { w.Header().Set("Content-Length", "3") }, []string{"ab", "cd", "e"}, "GET", nil},
+		{"HEAD", nil, []string{"<html>", big}, "HEAD", nil},
+		{"204", func(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }, []string{"a"}, "GET", nil},
+		{"changeset limit", nil, []string{"abc", big}, "POST", []HandlerOption{MaxBatchBytes(4000)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := func(str bool) string {
+				var results []string
+				app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if tc.set != nil {
+						tc.set(w)
+					}
+					for _, s := range tc.writes {
+						var n int
+						var err error
+						if str {
+							n, err = io.WriteString(w, s)
+						} else {
+							n, err = w.Write([]byte(s))
+						}
+						results = append(results, strconv.Itoa(n)+" "+fmt.Sprint(err))
+					}
+				})
+				body := op("b", "1", tc.method+" /items HTTP/1.1\n\n\n")
+				if tc.method == "POST" {
+					body = "--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n" + op("cs", "1", "POST /items HTTP/1.1\n\n\n") + "--cs--\r\n"
+				}
+				opts := append([]HandlerOption{Encoding(batch.WithBoundary("r"))}, tc.opts...)
+				rec := serveBatch(t, app, body+"--b--\r\n", nil, opts...)
+				return strings.Join(results, "\n") + "\n" + randomCS.ReplaceAllString(rec.Body.String(), "changesetresponse_X")
+			}
+			diff(t, "writes and answer", run(false), run(true))
 		})
 	}
 }

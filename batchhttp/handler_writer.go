@@ -84,6 +84,7 @@ type answerWriter struct {
 var (
 	_ http.ResponseWriter = (*answerWriter)(nil)
 	_ http.Flusher        = (*answerWriter)(nil)
+	_ io.StringWriter     = (*answerWriter)(nil)
 	_ io.ReadCloser       = (*opBody)(nil)
 )
 
@@ -135,6 +136,34 @@ func (aw *answerWriter) bodyAllowed() bool {
 func (aw *answerWriter) Write(p []byte) (int, error) {
 	aw.mu.Lock()
 	defer aw.mu.Unlock()
+	return aw.writeLocked(p)
+}
+
+// WriteString is Write of a string, as net/http's ResponseWriter has it,
+// so that io.WriteString, fmt.Fprint and the like do not copy s into a new
+// slice first: a string that the held body takes whole is appended to it.
+func (aw *answerWriter) WriteString(s string) (int, error) {
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	if aw.done {
+		return 0, errHandlerDone
+	}
+	if aw.status == 0 {
+		aw.writeHeader(http.StatusOK)
+	}
+	held := len(aw.buf) + len(s)
+	if aw.bodyAllowed() && !aw.head && !aw.committed && aw.err == nil &&
+		(aw.declared < 0 || int64(len(s)) <= aw.declared-aw.sent) &&
+		(aw.stream && held <= commitAt || !aw.stream && int64(held) <= aw.limit) {
+		aw.buf = append(aw.buf, s...)
+		aw.sent += int64(len(s))
+		return len(s), nil
+	}
+	return aw.writeLocked([]byte(s))
+}
+
+// writeLocked is Write, with aw.mu held.
+func (aw *answerWriter) writeLocked(p []byte) (int, error) {
 	if aw.done {
 		return 0, errHandlerDone
 	}
