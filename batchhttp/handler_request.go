@@ -272,7 +272,7 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 		name := all[off : off+len(f.Name)]
 		value := all[off+len(f.Name) : off+len(f.Name)+len(f.Value)]
 		off += len(f.Name) + len(f.Value)
-		key := textproto.CanonicalMIMEHeaderKey(name)
+		key := canonicalKey(name)
 		switch key {
 		case "Host", "Content-Length":
 			continue
@@ -406,8 +406,25 @@ func canonHost(host, scheme string) string {
 
 // isBatchPath reports whether the last segment of path is $batch.
 func isBatchPath(path string) bool {
+	if len(path) < len("$batch") {
+		return false
+	}
 	seg := path[strings.LastIndexByte(path, '/')+1:]
-	return strings.EqualFold(seg, "$batch")
+	return len(seg) == len("$batch") && strings.EqualFold(seg, "$batch")
+}
+
+// canonicalKey is textproto.CanonicalMIMEHeaderKey, with its check that a
+// name is canonical already (as most are) made by table.
+func canonicalKey(s string) string {
+	upper := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !tokenByte[c] || upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			return textproto.CanonicalMIMEHeaderKey(s)
+		}
+		upper = c == '-'
+	}
+	return s
 }
 
 func isMultipart(ct string) bool {
