@@ -428,8 +428,8 @@ func canonicalKey(s string) string {
 }
 
 func isMultipart(ct string) bool {
-	ct = strings.ToLower(strings.TrimSpace(ct))
-	return strings.HasPrefix(ct, "multipart/")
+	ct = strings.TrimSpace(ct)
+	return len(ct) >= len("multipart/") && strings.EqualFold(ct[:len("multipart/")], "multipart/")
 }
 
 // notInherited names the batch request's headers that describe the batch
