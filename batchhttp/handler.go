@@ -339,7 +339,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	pl := &st.plan
+	pl := &st.rec
 	pl.start(sp.mem)
 	lens, status, msg := h.check(d, dialect, st.lens[:0], pl)
 	st.lens = lens[:0]
@@ -355,7 +355,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if dialect == batch.ODataV4 && !h.so.v2 && odata401(r.Header) && answerJSON(r.Header, false) && h.serveConverted(w, r, &sp, boundary) {
 		return
 	}
-	// From the plan if pass 1 could record one, else decoding the batch
+	// From the recording if pass 1 could record one, else decoding the batch
 	// again.
 	if !pl.on {
 		pl = nil
@@ -369,11 +369,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // state is what one batch request needs besides its body and answers,
 // kept for reuse between requests: the decoder (with its read buffer), the
-// body lengths and the plan of pass 1 and the run's scratch space.
+// body lengths and the recording of pass 1 and the run's scratch space.
 type state struct {
 	dec  batch.Decoder
 	lens []int64
-	plan plan
+	rec  recording
 	run  batchRun
 }
 
@@ -392,7 +392,7 @@ func putState(st *state) {
 	if cap(st.lens) > 1<<16 {
 		st.lens = nil
 	}
-	st.plan.release()
+	st.rec.release()
 	// Keep the run's scratch space, not what it points to.
 	rn := &st.run
 	clear(rn.tfields[:cap(rn.tfields)])
@@ -416,7 +416,7 @@ func (h *handler) tooLargeMsg() string {
 // the body length of each operation in document order, or the status and
 // message of the answer that refuses the batch. It records the batch in pl
 // as it goes, while pl allows.
-func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64, pl *plan) (_ []int64, status int, msg string) {
+func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64, pl *recording) (_ []int64, status int, msg string) {
 	tooMany := func() (int, string) {
 		st := http.StatusRequestEntityTooLarge
 		if dialect == batch.UCWA {

@@ -24,9 +24,9 @@ type batchRun struct {
 	framed  bool   // changeset answers keep their framing
 	coe     bool   // continue on error
 	inherit []inherited
-	lens    []int64 // body length of each operation, from pass 1
-	plan    *plan   // pass 1's record of the batch, if any: then no decoder
-	nop     int     // operations met so far
+	lens    []int64    // body length of each operation, from pass 1
+	rec     *recording // pass 1's record of the batch, if any: then no decoder
+	nop     int        // operations met so far
 	locs    map[string]string
 	failed  bool // an operation or changeset failed
 	aborted bool // the response cannot go on: end it without its close delimiter
@@ -69,7 +69,7 @@ type changeset struct {
 }
 
 // run writes the outer response's header and runs the batch decoded by d.
-func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, pl *plan, dialect batch.Dialect, lens []int64, rn *batchRun) {
+func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, pl *recording, dialect batch.Dialect, lens []int64, rn *batchRun) {
 	// The default boundary first, so that one in the options wins; the
 	// request's dialect last, as a UCWA batch is answered in UCWA.
 	opts := make([]batch.EncodeOption, 0, len(h.so.enc)+2)
@@ -124,7 +124,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 		coe:     coe,
 		inherit: inheritable(r.Header),
 		lens:    lens,
-		plan:    pl,
+		rec:     pl,
 	}
 	w.WriteHeader(status)
 	rn.flush()
@@ -217,16 +217,16 @@ func (rn *batchRun) loop(d *batch.Decoder) {
 	}
 }
 
-// nextPart advances to the next part of the batch, from the plan or the
+// nextPart advances to the next part of the batch, from the recording or the
 // decoder, and returns its kind; for an operation, rn.emb is its embedded
 // request.
 func (rn *batchRun) nextPart(d *batch.Decoder) (batch.Kind, error) {
-	if rn.plan != nil {
+	if rn.rec != nil {
 		var length int64
 		if rn.nop < len(rn.lens) {
 			length = rn.lens[rn.nop]
 		}
-		return rn.plan.nextPart(&rn.emb, length)
+		return rn.rec.nextPart(&rn.emb, length)
 	}
 	p, err := d.Next()
 	if err != nil {

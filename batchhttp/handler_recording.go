@@ -7,22 +7,22 @@ import (
 	"github.com/batchcodec/batch"
 )
 
-// plan is what pass 1 of [Handler] records for pass 2 when the batch is
+// recording is what pass 1 of [Handler] records for pass 2 when the batch is
 // held in memory: the kind of each part and, for each operation, the bytes
 // of its embedded request and where its body starts in the batch. Pass 2
-// then runs from the plan and the spool's memory without decoding the
+// then runs from the recording and the spool's memory without decoding the
 // batch a second time, which costs as much as pass 1 did. The decoder
-// stays the one parser: the plan holds what it returned, copied out.
+// stays the one parser: the recording holds what it returned, copied out.
 //
-// The plan is bounded by the bytes of the batch itself, and 4 KiB: it
+// The recording is bounded by the bytes of the batch itself, and 4 KiB: it
 // points into the bodies rather than copying them, so that only a batch
 // of many tiny operations outgrows it. Then recording stops and pass 2
 // decodes the batch again.
-type plan struct {
+type recording struct {
 	on    bool   // recording, and what is recorded is whole
-	limit int    // bytes the plan may take
+	limit int    // bytes the recording may take
 	mem   []byte // the batch body, held in memory by the spool
-	parts []planPart
+	parts []recordedPart
 	// Per operation: the lengths of its method, proto, target and
 	// Content-ID, then of each header field's name and value; arena
 	// holds those bytes in that order.
@@ -37,8 +37,8 @@ type plan struct {
 	body bytes.Reader // the running operation's body, a view into mem
 }
 
-// planPart is one recorded part.
-type planPart struct {
+// recordedPart is one recorded part.
+type recordedPart struct {
 	kind     batch.Kind
 	declared bool // the operation said a Content-Length
 	fields   int32
@@ -49,27 +49,27 @@ type planPart struct {
 }
 
 const (
-	// planPartSize is what a planPart costs, for the plan's bound.
-	planPartSize = 48
-	// planSlack is what a plan may take beyond the bytes of its batch,
+	// recordedPartSize is what a recordedPart costs, for the recording's bound.
+	recordedPartSize = 48
+	// recordingSlack is what a recording may take beyond the bytes of its batch,
 	// so that a small batch of small operations, which costs more to
 	// record than it has bytes, is recorded too.
-	planSlack = 4 << 10
+	recordingSlack = 4 << 10
 )
 
 // start prepares pl to record a batch held in mem, or not to record (mem
 // nil: the batch is in a file).
-func (pl *plan) start(mem []byte) {
-	*pl = plan{on: mem != nil, limit: len(mem) + planSlack, mem: mem,
+func (pl *recording) start(mem []byte) {
+	*pl = recording{on: mem != nil, limit: len(mem) + recordingSlack, mem: mem,
 		parts: pl.parts[:0], lens: pl.lens[:0], arena: pl.arena[:0], hdr: pl.hdr[:0]}
 }
 
 // add records part p; body is the input offset of an operation's body.
-func (pl *plan) add(p *batch.Part, body int64) {
+func (pl *recording) add(p *batch.Part, body int64) {
 	if !pl.on {
 		return
 	}
-	pp := planPart{kind: p.Kind(), index: int32(p.Index())}
+	pp := recordedPart{kind: p.Kind(), index: int32(p.Index())}
 	if pp.kind == batch.KindOperation {
 		id, _ := p.ContentID()
 		hdr := p.Header()
@@ -91,16 +91,16 @@ func (pl *plan) add(p *batch.Part, body int64) {
 		pl.arena, pl.lens = a, lens
 	}
 	pl.parts = append(pl.parts, pp)
-	if len(pl.arena)+8*len(pl.lens)+planPartSize*len(pl.parts) > pl.limit {
+	if len(pl.arena)+8*len(pl.lens)+recordedPartSize*len(pl.parts) > pl.limit {
 		pl.on = false
 	}
 }
 
-// bodyCheck is the writer pass 1 copies a body to when it records a plan:
-// it checks that the body is the bytes of mem where the plan says it
-// starts, which the plan's use of mem in pass 2 relies on.
+// bodyCheck is the writer pass 1 copies a body to when it records a recording:
+// it checks that the body is the bytes of mem where the recording says it
+// starts, which the recording's use of mem in pass 2 relies on.
 type bodyCheck struct {
-	pl  *plan
+	pl  *recording
 	off int64
 }
 
@@ -116,7 +116,7 @@ func (c *bodyCheck) Write(b []byte) (int, error) {
 // nextPart returns the kind of the next recorded part, and for an
 // operation fills e with its embedded request (length is its body's); it
 // returns io.EOF after the last one.
-func (pl *plan) nextPart(e *embedded, length int64) (batch.Kind, error) {
+func (pl *recording) nextPart(e *embedded, length int64) (batch.Kind, error) {
 	if pl.next == len(pl.parts) {
 		return 0, io.EOF
 	}
@@ -147,12 +147,12 @@ func (pl *plan) nextPart(e *embedded, length int64) (batch.Kind, error) {
 
 // release drops what pl points to, keeping its scratch space unless it
 // grew large.
-func (pl *plan) release() {
+func (pl *recording) release() {
 	clear(pl.hdr[:cap(pl.hdr)])
-	keep := cap(pl.arena)+8*cap(pl.lens)+planPartSize*cap(pl.parts) <= 256<<10
+	keep := cap(pl.arena)+8*cap(pl.lens)+recordedPartSize*cap(pl.parts) <= 256<<10
 	if !keep {
-		*pl = plan{}
+		*pl = recording{}
 		return
 	}
-	*pl = plan{parts: pl.parts[:0], lens: pl.lens[:0], arena: pl.arena[:0], hdr: pl.hdr[:0]}
+	*pl = recording{parts: pl.parts[:0], lens: pl.lens[:0], arena: pl.arena[:0], hdr: pl.hdr[:0]}
 }

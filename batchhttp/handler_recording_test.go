@@ -16,7 +16,7 @@ import (
 )
 
 // echoApp answers every request with what it saw of it: the request next
-// gets must not depend on whether pass 2 ran from pass 1's plan or decoded
+// gets must not depend on whether pass 2 ran from pass 1's recording or decoded
 // the batch again.
 func echoApp() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -43,10 +43,10 @@ func echoApp() http.Handler {
 	})
 }
 
-// planBatches returns batches to run both ways: generated operations, alone
+// recordingBatches returns batches to run both ways: generated operations, alone
 // and in changesets, the changeset vector, the benchmark loads, and tiny
-// operations whose plan would outgrow the batch.
-func planBatches(t *testing.T) []string {
+// operations whose recording would outgrow the batch.
+func recordingBatches(t *testing.T) []string {
 	r := randChooser{rand.New(rand.NewPCG(7, 3))}
 	var out []string
 	for range 200 {
@@ -80,10 +80,10 @@ func genBatch(c chooser) string {
 	return b.String()
 }
 
-// checkPlanAsDecoder checks that body gets the same answers whether pass 2
-// runs from pass 1's plan or decodes the batch again (SpoolMemory(1) puts
-// the batch in a file, where no plan is recorded).
-func checkPlanAsDecoder(t testing.TB, body string) {
+// checkRecordingAsDecoder checks that body gets the same answers whether pass 2
+// runs from pass 1's recording or decodes the batch again (SpoolMemory(1) puts
+// the batch in a file, where no recording is recorded).
+func checkRecordingAsDecoder(t testing.TB, body string) {
 	t.Helper()
 	prefer := http.Header{"Prefer": {"odata.continue-on-error"}}
 	run := func(opts ...HandlerOption) string {
@@ -95,31 +95,31 @@ func checkPlanAsDecoder(t testing.TB, body string) {
 		Handler(echoApp(), opts...).ServeHTTP(rec, req)
 		return strconv.Itoa(rec.Code) + "\n" + randomCS.ReplaceAllString(rec.Body.String(), "changesetresponse_X")
 	}
-	planned, decoded := run(), run(SpoolMemory(1))
-	if planned != decoded {
-		t.Errorf("from the plan:\n%s\ndecoded again:\n%s\nfor\n%q", planned, decoded, body)
+	recorded, decoded := run(), run(SpoolMemory(1))
+	if recorded != decoded {
+		t.Errorf("from the recording:\n%s\ndecoded again:\n%s\nfor\n%q", recorded, decoded, body)
 	}
 }
 
-func TestHandlerPlanAsDecoder(t *testing.T) {
-	for _, body := range planBatches(t) {
-		checkPlanAsDecoder(t, body)
+func TestHandlerRecordingAsDecoder(t *testing.T) {
+	for _, body := range recordingBatches(t) {
+		checkRecordingAsDecoder(t, body)
 	}
 }
 
-func FuzzHandlerPlanAsDecoder(f *testing.F) {
+func FuzzHandlerRecordingAsDecoder(f *testing.F) {
 	for _, s := range []string{"", "\x01\x02\x03", "\x04\x00\x03\x04\x01\x02\x00\x01\x00\x05", "\x03\x00\x02\x04\x00\x02\x01\x00\x01"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, choices []byte) {
-		checkPlanAsDecoder(t, genBatch(&byteChooser{choices}))
+		checkRecordingAsDecoder(t, genBatch(&byteChooser{choices}))
 	})
 }
 
-// TestHandlerPlanRecorded checks which batches pass 1 records a plan for:
-// those held in memory whose plan takes no more than the batch.
-func TestHandlerPlanRecorded(t *testing.T) {
-	batches := planBatches(t)
+// TestHandlerRecorded checks which batches pass 1 records a recording for:
+// those held in memory whose recording takes no more than the batch.
+func TestHandlerRecorded(t *testing.T) {
+	batches := recordingBatches(t)
 	for _, tc := range []struct {
 		name string
 		body string
@@ -132,7 +132,7 @@ func TestHandlerPlanRecorded(t *testing.T) {
 		{"tiny operations", batches[len(batches)-1], true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var pl plan
+			var pl recording
 			mem := []byte(tc.body)
 			if !tc.mem {
 				mem = nil
