@@ -467,6 +467,7 @@ func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64, p
 				pl.add(p, at)
 				pl.check = bodyCheck{pl, at}
 				n, err = io.Copy(&pl.check, p)
+				pl.ended(n)
 			} else {
 				n, err = io.Copy(io.Discard, p)
 			}

@@ -3,6 +3,7 @@ package batchhttp
 import (
 	"bytes"
 	"io"
+	"strconv"
 
 	"github.com/batchcodec/batch"
 )
@@ -25,7 +26,8 @@ type recording struct {
 	parts []recordedPart
 	// Per operation: the lengths of its method, proto, target and
 	// Content-ID, then of each header field's name and value; arena
-	// holds those bytes in that order.
+	// holds those bytes in that order, then the body's length in decimal
+	// when request needs it (see embedded.raw).
 	lens  []int
 	arena []byte
 
@@ -44,6 +46,7 @@ type recordedPart struct {
 	fields   int32
 	index    int32 // the part's index, for messages
 	at       int   // in arena
+	end      int   // in arena, after the body's length in decimal
 	li       int   // in lens
 	body     int64 // in mem: where the body starts
 }
@@ -96,6 +99,18 @@ func (pl *recording) add(p *batch.Part, body int64) {
 	}
 }
 
+// ended records the body length n of the operation just added.
+func (pl *recording) ended(n int64) {
+	if !pl.on {
+		return
+	}
+	pp := &pl.parts[len(pl.parts)-1]
+	if n > 0 || pp.declared {
+		pl.arena = strconv.AppendInt(pl.arena, n, 10)
+	}
+	pp.end = len(pl.arena)
+}
+
 // bodyCheck is the writer pass 1 copies a body to when it records a recording:
 // it checks that the body is the bytes of mem where the recording says it
 // starts, which the recording's use of mem in pass 2 relies on.
@@ -125,19 +140,21 @@ func (pl *recording) nextPart(e *embedded, length int64) (batch.Kind, error) {
 	if pp.kind != batch.KindOperation {
 		return pp.kind, nil
 	}
-	at, lens := pp.at, pl.lens[pp.li:pp.li+4+2*int(pp.fields)]
-	view := func(n int) []byte {
-		b := pl.arena[at : at+n : at+n]
-		at += n
-		return b
-	}
-	*e = embedded{method: view(lens[0]), proto: view(lens[1]), target: view(lens[2]), id: view(lens[3]),
-		declared: pp.declared, length: length, index: int(pp.index)}
+	a, lens := pl.arena[pp.at:pp.end:pp.end], pl.lens[pp.li:pp.li+4+2*int(pp.fields)]
+	m, a := a[:lens[0]], a[lens[0]:]
+	proto, a := a[:lens[1]], a[lens[1]:]
+	raw := a
+	target, a := a[:lens[2]], a[lens[2]:]
+	id, a := a[:lens[3]], a[lens[3]:]
 	hdr := pl.hdr[:0]
 	for i := 4; i < len(lens); i += 2 {
-		hdr = append(hdr, batch.RawField{Name: view(lens[i]), Value: view(lens[i+1])})
+		name, value := a[:lens[i]], a[lens[i]:lens[i]+lens[i+1]]
+		a = a[lens[i]+lens[i+1]:]
+		hdr = append(hdr, batch.RawField{Name: name, Value: value})
 	}
-	e.header, pl.hdr = hdr, hdr
+	pl.hdr = hdr
+	*e = embedded{method: m, proto: proto, target: target, id: id, header: hdr,
+		declared: pp.declared, length: length, index: int(pp.index), raw: raw}
 	if length > 0 {
 		pl.body.Reset(pl.mem[pp.body : pp.body+length])
 		e.body = &pl.body

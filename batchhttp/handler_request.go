@@ -195,6 +195,10 @@ type embedded struct {
 	length                    int64 // the body's real length
 	index                     int   // part or item index, for messages
 	body                      io.Reader
+	// raw, if not nil, holds what request lays out in one string: the
+	// target, the Content-ID, each field's name and value, then the
+	// length in decimal if it is declared or not 0.
+	raw []byte
 }
 
 // request fills aw.req, the request next sees for operation e (see
@@ -205,18 +209,24 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 	// and value; the request's strings are slices of it.
 	hdr := e.header
 	id := e.id
-	sb := append(rn.strs[:0], e.target...)
-	sb = append(sb, id...)
-	for _, f := range hdr {
-		sb = append(sb, f.Name...)
-		sb = append(sb, f.Value...)
-	}
 	n := e.length
-	clStart := len(sb)
-	if n > 0 || e.declared {
-		sb = strconv.AppendInt(sb, n, 10)
+	clStart := len(e.target) + len(id)
+	for _, f := range hdr {
+		clStart += len(f.Name) + len(f.Value)
 	}
-	rn.strs = sb
+	sb := e.raw
+	if sb == nil {
+		sb = append(rn.strs[:0], e.target...)
+		sb = append(sb, id...)
+		for _, f := range hdr {
+			sb = append(sb, f.Name...)
+			sb = append(sb, f.Value...)
+		}
+		if n > 0 || e.declared {
+			sb = strconv.AppendInt(sb, n, 10)
+		}
+		rn.strs = sb
+	}
 	all := string(sb)
 	contentLength := all[clStart:]
 	target, off := all[:len(e.target)], len(e.target)
