@@ -1,6 +1,7 @@
 package batchhttp
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -194,5 +195,29 @@ func TestHandlerWriteString(t *testing.T) {
 			}
 			diff(t, "writes and answer", run(false), run(true))
 		})
+	}
+}
+
+// TestNoControl checks the word-at-a-time test against the byte loop: each
+// byte value at each position of strings of each length up to 24, among
+// bytes that never count and among those that come close (0x1f, 0x20,
+// 0x7e, 0x80, 0xff).
+func TestNoControl(t *testing.T) {
+	for _, fill := range []byte{'a', 0x20, 0x7e, 0x80, 0xff, '\t', 0x21} {
+		for n := 0; n <= 24; n++ {
+			for i := 0; i < n; i++ {
+				for c := range 256 {
+					b := bytes.Repeat([]byte{fill}, n)
+					b[i] = byte(c)
+					want := noControlBytes(b)
+					if got := noControl(b); got != want {
+						t.Fatalf("noControl(%q) = %t, want %t", b, got, want)
+					}
+					if got := noControl(string(b)); got != want {
+						t.Fatalf("noControl(string %q) = %t, want %t", b, got, want)
+					}
+				}
+			}
+		}
 	}
 }

@@ -45,10 +45,8 @@ func checkEmbedded(m, proto []byte, hdr batch.Header) string {
 				return "header name " + quote(string(f.Name)) + " is not a token"
 			}
 		}
-		for _, c := range f.Value {
-			if (c < ' ' && c != '\t') || c == 0x7f {
-				return "the value of header " + quote(string(f.Name)) + " holds a control byte"
-			}
+		if !noControl(f.Value) {
+			return "the value of header " + quote(string(f.Name)) + " holds a control byte"
 		}
 		switch {
 		case equalFoldBytes(f.Name, "Transfer-Encoding"):

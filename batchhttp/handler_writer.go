@@ -350,14 +350,7 @@ func watched(k string) string {
 // cleanValue turns CR, LF and other control bytes but HTAB into spaces and
 // trims spaces and tabs at both ends.
 func cleanValue(v string) string {
-	ok := true
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
-			ok = false
-			break
-		}
-	}
-	if !ok {
+	if !noControl(v) {
 		b := []byte(v)
 		for i, c := range b {
 			if (c < ' ' && c != '\t') || c == 0x7f {
@@ -373,6 +366,40 @@ func cleanValue(v string) string {
 		v = v[:len(v)-1]
 	}
 	return v
+}
+
+// noControl reports whether s holds no control byte but HTAB: no byte
+// below 0x20 other than '\t', and no 0x7f. It looks at eight bytes at a
+// time, as every header value of every operation and answer goes through
+// it, and at single bytes only in a word that holds a candidate (a byte
+// below 0x20, HTAB among them, or 0x7f).
+func noControl[T string | []byte](s T) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(s) >= 8 {
+		_ = s[7]
+		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		// A byte below 0x20, or (w ^ 0x7f7f…) with a zero byte: the
+		// "hasless" and "haszero" tests, exact for whether any byte
+		// qualifies (bytes of 0x80 and above never do).
+		x := w ^ 0x7f*ones
+		if (w-0x20*ones)&^w&highs != 0 || (x-ones)&^x&highs != 0 {
+			if !noControlBytes(s[:8]) {
+				return false
+			}
+		}
+		s = s[8:]
+	}
+	return noControlBytes(s)
+}
+
+func noControlBytes[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // validToken reports whether s is an RFC 9110 token, what a header name
