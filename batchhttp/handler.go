@@ -244,10 +244,10 @@ type ChangesetHook interface {
 // that declares 1 MiB and sends 3 bytes costs a few KiB); once the body
 // has arrived, one decoder ([batch.BufferSize], 64 KiB by default) with its
 // header storage, kept between requests as the spool's buffers are; an
-// encoder; 8 bytes per operation (its
-// body length); for a batch held in memory, pass 1's record of its start
-// lines and headers (at most the batch's size and 4 KiB), from which the
-// operations run without decoding the batch again; one map entry per answer with both Content-ID and
+// encoder; 8 bytes per operation (its body length); for a batch held in
+// memory, pass 1's record of its start lines and headers (at most the
+// batch's size and 4 KiB), from which the operations run without decoding
+// the batch again; one map entry per answer with both Content-ID and
 // Location; up to 4 KiB held for the running top-level answer, and the
 // answers of the open changeset. It does not grow with the size of bodies
 // or the number of top-level operations otherwise: a 10,000-operation, 20
