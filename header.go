@@ -226,6 +226,9 @@ func (d *Decoder) pushChangeset(params []byte, off int64) error {
 // ended reports a delimiter line met first: the block ran into the next
 // delimiter without its blank line, which is then pending.
 func (d *Decoder) readHeaders(hb *headerBlock, limit int) (ended bool, err error) {
+	if d.scanHeaders(hb, limit) {
+		return false, nil
+	}
 	// Work on a local slice header, stored back on success (an error is
 	// sticky, so the spans no longer matter then): appending through the
 	// pointer on every line showed up in profiles.
