@@ -156,7 +156,11 @@ func (d *Decoder) readPart() (*Part, error) {
 	ct := d.ph.get(keyContentType)
 	var mt, params []byte
 	if ct != nil {
-		mt, params = splitMediaType(ct.value.of(d.meta))
+		if v := ct.value.of(d.meta); isApplicationHTTP(v) {
+			mt = v // the usual value, without parameters to split off
+		} else {
+			mt, params = splitMediaType(v)
+		}
 	}
 	switch {
 	case len(mt) > len("multipart/") && equalFold(mt[:len("multipart/")], "multipart/"):
@@ -173,7 +177,11 @@ func (d *Decoder) readPart() (*Part, error) {
 		if ended {
 			return nil, d.syntaxErrorAt(d.pend.offset, ErrStartLine, 0, "operation part holds no HTTP message")
 		}
-		if err := d.readMessage(msgTypeOf(params)); err != nil {
+		var msgtype MessageKind
+		if len(params) > 0 {
+			msgtype = msgTypeOf(params)
+		}
+		if err := d.readMessage(msgtype); err != nil {
 			return nil, err
 		}
 	default:
@@ -326,8 +334,17 @@ func (d *Decoder) readHeaders(hb *headerBlock, limit int) (ended bool, err error
 func (d *Decoder) readMessage(msgtype MessageKind) error {
 	p := &d.part
 	var line []byte
-	var off int64
-	for {
+	off := d.InputOffset()
+	w := d.buf[d.rp:d.wp]
+	if i := bytes.IndexByte(w, '\n'); i > 1 && w[i-1] == '\r' && i <= d.opts.maxLine &&
+		w[0] != ' ' && w[0] != '\t' && w[0] != '\r' && w[0] != '-' {
+		// The usual start line, CRLF-terminated and neither blank nor
+		// delimiter-like: what the loop below would read, without its
+		// checks.
+		line = w[:i-1]
+		d.rp += i + 1
+	}
+	for line == nil {
 		off = d.InputOffset()
 		l, bareLF, err := d.readLine()
 		if err != nil {

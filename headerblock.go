@@ -1,6 +1,9 @@
 package batch
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // This file holds the fast path of header reading: a header block that lies
 // whole in the read buffer and is written the ordinary way is parsed in one
@@ -32,6 +35,10 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit int) bool {
 	used, pos, lines := 0, 0, 0
 	for {
 		rest := w[pos:]
+		if len(rest) >= 2 && rest[0] == '\r' && rest[1] == '\n' {
+			pos += 2 // the blank line
+			break
+		}
 		i := bytes.IndexByte(rest, '\n')
 		// A bare LF, the buffer's end or an overlong line: read it
 		// line by line.
@@ -40,13 +47,17 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit int) bool {
 			return false
 		}
 		line := rest[:i-1]
-		if len(line) == 0 {
-			pos += 2
-			break
-		}
 		used += len(line) + fieldOverhead
-		colon := bytes.IndexByte(line, ':')
-		if c := line[0]; colon <= 0 || c == ' ' || c == '\t' || c == '-' || isWS(line[colon-1]) || used > limit {
+		colon, k := knownName(line)
+		if colon < 0 {
+			colon = bytes.IndexByte(line, ':')
+			if c := line[0]; colon <= 0 || c == ' ' || c == '\t' || c == '-' || isWS(line[colon-1]) {
+				*hb = saved
+				return false
+			}
+			k = headerKey(line[:colon])
+		}
+		if used > limit {
 			*hb = saved
 			return false
 		}
@@ -63,7 +74,7 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit int) bool {
 			value:  span{o + vs, o + ve},
 			offset: d.base + int64(d.rp+pos),
 		})
-		if k := headerKey(line[:colon]); k != keyOther {
+		if k != keyOther {
 			if hb.first[k] == 0 {
 				hb.first[k] = len(hb.spans)
 			}
@@ -86,3 +97,30 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit int) bool {
 }
 
 var crByte = []byte{'\r'}
+
+// knownName recognises the names the decoder acts on (Content-Type,
+// Content-ID, Content-Length, in any case) and Content-Transfer-Encoding,
+// each followed at once by its colon, by comparing words as headerKey does,
+// so that the usual lines need no search for their colon. It returns the
+// colon's index and the name's key, or -1 for any other line.
+func knownName(line []byte) (colon, key int) {
+	if len(line) < len("content-id:") || line[7] != '-' ||
+		binary.LittleEndian.Uint64(line)|0x2020202020202020 != contentPrefix {
+		return -1, keyOther
+	}
+	rest := line[8:]
+	switch {
+	case len(rest) > 4 && rest[4] == ':' && binary.LittleEndian.Uint32(rest)|0x20202020 == 't'|'y'<<8|'p'<<16|'e'<<24:
+		return 12, keyContentType
+	case rest[2] == ':' && binary.LittleEndian.Uint16(rest)|0x2020 == 'i'|'d'<<8:
+		return 10, keyContentID
+	case len(rest) > 6 && rest[6] == ':' && binary.LittleEndian.Uint32(rest)|0x20202020 == 'l'|'e'<<8|'n'<<16|'g'<<24 &&
+		binary.LittleEndian.Uint16(rest[4:])|0x2020 == 't'|'h'<<8:
+		return 14, keyContentLength
+	case len(rest) > 17 && rest[8] == '-' && rest[17] == ':' &&
+		binary.LittleEndian.Uint64(rest)|0x2020202020202020 == 't'|'r'<<8|'a'<<16|'n'<<24|'s'<<32|'f'<<40|'e'<<48|'r'<<56 &&
+		binary.LittleEndian.Uint64(rest[9:])|0x2020202020202020 == 'e'|'n'<<8|'c'<<16|'o'<<24|'d'<<32|'i'<<40|'n'<<48|'g'<<56:
+		return 25, keyOther
+	}
+	return -1, keyOther
+}
