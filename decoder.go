@@ -213,13 +213,11 @@ func (d *Decoder) next() (*Part, error) {
 
 // resetPart prepares d.part for a new item of kind k at depth.
 func (d *Decoder) resetPart(k Kind, depth int) {
-	d.part = Part{
-		d:     d,
-		kind:  k,
-		depth: depth,
-		clen:  -1,
-		dev:   d.pend.dev,
-	}
+	// Cleared, then set: a composite literal was built on the stack and
+	// copied over, twice the work.
+	p := &d.part
+	*p = Part{}
+	p.d, p.kind, p.depth, p.clen, p.dev = d, k, depth, -1, d.pend.dev
 	d.pend.dev = 0
 	d.meta = d.meta[:0]
 	d.ph.reset()
@@ -502,6 +500,15 @@ func (d *Decoder) writeBody(w io.Writer) (int64, error) {
 		}
 		if n == 0 {
 			return total, io.ErrShortWrite
+		}
+		if d.region.avail == 0 && d.region.found {
+			// The delimiter is known already: end the region without
+			// another turn through advance.
+			if err := d.endRegion(); err != nil {
+				d.err = err
+				return total, err
+			}
+			return total, nil
 		}
 	}
 }

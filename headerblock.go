@@ -31,7 +31,9 @@ import (
 func (d *Decoder) scanHeaders(hb *headerBlock, limit int) bool {
 	w := d.buf[d.rp:d.wp]
 	saved := *hb
-	base := len(d.meta) // where w[0] will be in meta
+	base := len(d.meta)         // where w[0] will be in meta
+	off := d.base + int64(d.rp) // the input offset of w[0]
+	maxLine := d.opts.maxLine
 	used, pos, lines := 0, 0, 0
 	for {
 		rest := w[pos:]
@@ -42,7 +44,7 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit int) bool {
 		i := bytes.IndexByte(rest, '\n')
 		// A bare LF, the buffer's end or an overlong line: read it
 		// line by line.
-		if i < 1 || rest[i-1] != '\r' || i > d.opts.maxLine {
+		if i < 1 || rest[i-1] != '\r' || i > maxLine {
 			*hb = saved
 			return false
 		}
@@ -72,7 +74,7 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit int) bool {
 		hb.spans = append(hb.spans, fieldSpan{
 			name:   span{o, o + colon},
 			value:  span{o + vs, o + ve},
-			offset: d.base + int64(d.rp+pos),
+			offset: off + int64(pos),
 		})
 		if k != keyOther {
 			if hb.first[k] == 0 {

@@ -1,6 +1,9 @@
 package batch
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // This file holds the parsers of an embedded message's first line: the
 // request line (RFC 9112 §3) and the status line (RFC 9112 §4). They work
@@ -28,7 +31,7 @@ func parseRequestLine(line []byte) (method, target, proto span, dev Deviation, p
 		dev |= DevRequestLine
 		last = bytes.LastIndexByte(line[:e], ' ')
 	}
-	if last <= first || !bytes.HasPrefix(line[last+1:e], []byte("HTTP/")) {
+	if last <= first || !isStatusLine(line[last+1:e]) {
 		return method, target, proto, 0, "no HTTP version at the end of the request line"
 	}
 	t0, t1 := first+1, last
@@ -45,7 +48,7 @@ func parseRequestLine(line []byte) (method, target, proto span, dev Deviation, p
 		dev |= DevRequestLine
 	}
 	method, target, proto = span{0, first}, span{t0, t1}, span{last + 1, e}
-	if string(proto.of(line)) != "HTTP/1.1" {
+	if !isHTTP11(proto.of(line)) {
 		dev |= DevProtoVersion
 	}
 	return method, target, proto, dev, ""
@@ -91,14 +94,23 @@ func parseStatusLine(line []byte) (proto, code span, status int, reason span, de
 	e := max(r, len(trimRightWS(line)))
 	proto, code, reason = span{0, i}, span{j, k}, span{r, e}
 	status = int(line[j]-'0')*100 + int(line[j+1]-'0')*10 + int(line[j+2]-'0')
-	if string(proto.of(line)) != "HTTP/1.1" {
+	if !isHTTP11(proto.of(line)) {
 		dev |= DevProtoVersion
 	}
 	return proto, code, status, reason, dev, ""
 }
 
 // isStatusLine reports whether an embedded start line is a status line: it
-// begins with the protocol, where a request line begins with a method.
-func isStatusLine(line []byte) bool { return bytes.HasPrefix(line, []byte("HTTP/")) }
+// begins with the protocol ("HTTP/"), where a request line begins with a
+// method. It compares a word, as bytes.HasPrefix would call memequal on
+// every start line.
+func isStatusLine(line []byte) bool {
+	return len(line) >= 5 && line[4] == '/' && binary.LittleEndian.Uint32(line) == 'H'|'T'<<8|'T'<<16|'P'<<24
+}
+
+// isHTTP11 reports whether proto is "HTTP/1.1", comparing one word.
+func isHTTP11(proto []byte) bool {
+	return len(proto) == 8 && binary.LittleEndian.Uint64(proto) == 'H'|'T'<<8|'T'<<16|'P'<<24|'/'<<32|'1'<<40|'.'<<48|'1'<<56
+}
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
