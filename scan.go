@@ -77,6 +77,17 @@ const (
 // undecided delimiter line), so that no byte of a delimiter is ever released
 // as region data. With eof nothing is held back.
 func scanDelimiter(buf []byte, levels []level, atStart, eof bool, maxLine int) (scanResult, bool) {
+	if len(levels) > 1 {
+		return scanLevels(buf, levels, atStart, eof, maxLine)
+	}
+	return scanEach(buf, levels, atStart, eof, maxLine)
+}
+
+// scanEach is scanDelimiter searching each level's dash-boundary in turn,
+// innermost first, each search stopped where an earlier find makes later
+// hits moot. It serves the batch's own level, and is the reference that
+// scanLevels is tested against.
+func scanEach(buf []byte, levels []level, atStart, eof bool, maxLine int) (scanResult, bool) {
 	best := scanResult{n: -1}
 	hold := -1    // start of the earliest undecided candidate
 	tooLong := -1 // start of the earliest candidate with too much padding
@@ -123,6 +134,72 @@ func scanDelimiter(buf []byte, levels []level, atStart, eof bool, maxLine int) (
 	}
 	if hold >= 0 {
 		return scanResult{n: hold}, true
+	}
+	if eof {
+		return scanResult{n: len(buf)}, true
+	}
+	return scanResult{n: partialTail(buf, levels, atStart)}, true
+}
+
+// scanLevels is scanDelimiter inside a changeset, with the same answers:
+// one pass over buf for the prefix all the dash-boundaries share ("--" at
+// least), each hit checked against every level, where scanDelimiter's loop
+// over levels searched a body once for the changeset's boundary and again,
+// up to that hit, for the batch's (twice the bytes.Index work on every
+// operation of a changeset). The first hit where some level reads a
+// delimiter line, an undecided one or one with too much padding decides,
+// as a later hit starts a later line.
+//
+// A body full of the shared prefix ("----") costs a few compares per byte
+// here, where bytes.Index would switch to its vectorised search: still
+// linear.
+func scanLevels(buf []byte, levels []level, atStart, eof bool, maxLine int) (scanResult, bool) {
+	prefix := levels[0].needle()
+	for li := 1; li < len(levels); li++ {
+		nd := levels[li].needle()
+		k := 0
+		for k < len(prefix) && k < len(nd) && prefix[k] == nd[k] {
+			k++
+		}
+		prefix = prefix[:k]
+	}
+	for from := 0; from < len(buf); {
+		i := bytes.Index(buf[from:], prefix)
+		if i < 0 {
+			break
+		}
+		i += from
+		from = i + 1
+		best := scanResult{n: -1}
+		hold, tooLong := -1, -1
+		for li := len(levels) - 1; li >= 0; li-- {
+			lv := &levels[li]
+			if !bytes.HasPrefix(buf[i:], lv.needle()) {
+				continue
+			}
+			r, outcome := checkCandidate(buf, i, lv.dash, atStart, eof, maxLine)
+			switch outcome {
+			case candTooLong:
+				tooLong = minPos(tooLong, r.n)
+			case candUndecided:
+				hold = minPos(hold, r.n)
+			case candYes:
+				if best.n < 0 || r.n < best.n {
+					r.level = li
+					r.found = true
+					best = r
+				}
+			}
+		}
+		if tooLong >= 0 && (best.n < 0 || tooLong < best.n) && (hold < 0 || tooLong < hold) {
+			return scanResult{n: tooLong}, false
+		}
+		if best.n >= 0 && (hold < 0 || best.n < hold) {
+			return best, true
+		}
+		if hold >= 0 {
+			return scanResult{n: hold}, true
+		}
 	}
 	if eof {
 		return scanResult{n: len(buf)}, true

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -252,5 +253,47 @@ func TestStrayLine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestScanLevels checks that the one-pass scan inside changesets gives
+// scanEach's answers, on buffers pieced together from delimiter lines of
+// several levels (boundaries that are prefixes of each other, one longer
+// than a needle), partial ones, padding, bare LFs and dashes.
+func TestScanLevels(t *testing.T) {
+	long := strings.Repeat("0123456789", 7)
+	sets := [][]string{
+		{"b", "cs"}, {"batch", "batch_1"}, {"batch_1", "batch"}, {"b", "cs", "c"},
+		{"batch_36522ad7", "changeset_77162fcd"}, {long, "cs"}, {"cs", long, long[:68] + "x"},
+	}
+	pieces := []string{"\r\n", "\n", "\r", "-", "--", " ", "\t", "x", "body", "\r\n\r\n", "---"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 50000; n++ {
+		set := sets[rng.IntN(len(sets))]
+		var b strings.Builder
+		for range rng.IntN(8) {
+			if rng.IntN(3) == 0 {
+				d := "--" + set[rng.IntN(len(set))]
+				if rng.IntN(4) == 0 {
+					d = d[:rng.IntN(len(d)+1)]
+				}
+				b.WriteString(d)
+			} else {
+				b.WriteString(pieces[rng.IntN(len(pieces))])
+			}
+		}
+		buf := []byte(b.String())
+		levels := levelsOf(set...)
+		atStart, eof := rng.IntN(2) == 0, rng.IntN(2) == 0
+		maxLine := 1000
+		if rng.IntN(4) == 0 {
+			maxLine = 4 + rng.IntN(8)
+		}
+		r1, ok1 := scanLevels(buf, levels, atStart, eof, maxLine)
+		r2, ok2 := scanEach(buf, levels, atStart, eof, maxLine)
+		if r1 != r2 || ok1 != ok2 {
+			t.Fatalf("scanLevels(%q, %q, atStart=%v, eof=%v, maxLine=%d) = %+v, %v; scanEach = %+v, %v",
+				buf, set, atStart, eof, maxLine, r1, ok1, r2, ok2)
+		}
 	}
 }
