@@ -237,6 +237,12 @@ func (d *Decoder) readHeaders(hb *headerBlock, limit int) (ended bool, err error
 	if d.scanHeaders(hb, limit) {
 		return false, nil
 	}
+	return d.readHeaderLines(hb, limit)
+}
+
+// readHeaderLines is readHeaders line by line: the reference for every
+// block, and the reader of those scanHeaders leaves.
+func (d *Decoder) readHeaderLines(hb *headerBlock, limit int) (ended bool, err error) {
 	// Work on a local slice header, stored back on success (an error is
 	// sticky, so the spans no longer matter then): appending through the
 	// pointer on every line showed up in profiles.

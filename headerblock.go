@@ -34,12 +34,34 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit int) bool {
 	base := len(d.meta)         // where w[0] will be in meta
 	off := d.base + int64(d.rp) // the input offset of w[0]
 	maxLine := d.opts.maxLine
-	used, pos, lines := 0, 0, 0
+	used, pos, lines, usual := 0, 0, 0, 0
 	for {
 		rest := w[pos:]
 		if len(rest) >= 2 && rest[0] == '\r' && rest[1] == '\n' {
 			pos += 2 // the blank line
 			break
+		}
+		if n, colon, vs, k := usualLine(rest); n > 0 {
+			// A line written the usual way, compared whole: its
+			// one CR is its line break, so it needs no count.
+			used += n - 2 + fieldOverhead
+			if used > limit || n-1 > maxLine {
+				*hb = saved
+				return false
+			}
+			o := base + pos
+			hb.spans = append(hb.spans, fieldSpan{
+				name:   span{o, o + colon},
+				value:  span{o + vs, o + n - 2},
+				offset: off + int64(pos),
+			})
+			if k != keyOther && hb.first[k] == 0 {
+				hb.first[k] = len(hb.spans)
+			}
+			lines++
+			usual++
+			pos += n
+			continue
 		}
 		i := bytes.IndexByte(rest, '\n')
 		// A bare LF, the buffer's end or an overlong line: read it
@@ -89,7 +111,7 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit int) bool {
 	}
 	// A CR of its own in a name or value: one count over the block, cheaper
 	// than a search in every value.
-	if lines > 0 && bytes.Count(w[:pos], crByte) != lines+1 {
+	if lines > usual && bytes.Count(w[:pos], crByte) != lines+1 {
 		*hb = saved
 		return false
 	}
@@ -125,4 +147,42 @@ func knownName(line []byte) (colon, key int) {
 		return 25, keyOther
 	}
 	return -1, keyOther
+}
+
+// Words of the two MIME part header lines nearly every operation carries,
+// written so by OData.net, Microsoft Graph and this package's Encoder.
+const (
+	wContent = 'C' | 'o'<<8 | 'n'<<16 | 't'<<24 | 'e'<<32 | 'n'<<40 | 't'<<48 | '-'<<56   // "Content-"
+	wTypeAp  = 'T' | 'y'<<8 | 'p'<<16 | 'e'<<24 | ':'<<32 | ' '<<40 | 'a'<<48 | 'p'<<56   // "Type: ap"
+	wPlicati = 'p' | 'l'<<8 | 'i'<<16 | 'c'<<24 | 'a'<<32 | 't'<<40 | 'i'<<48 | 'o'<<56   // "plicatio"
+	wNHTTP   = 'n' | '/'<<8 | 'h'<<16 | 't'<<24 | 't'<<32 | 'p'<<40 | '\r'<<48 | '\n'<<56 // "n/http\r\n"
+	wTransfe = 'T' | 'r'<<8 | 'a'<<16 | 'n'<<24 | 's'<<32 | 'f'<<40 | 'e'<<48 | 'r'<<56   // "Transfer"
+	wEncodin = '-' | 'E'<<8 | 'n'<<16 | 'c'<<24 | 'o'<<32 | 'd'<<40 | 'i'<<48 | 'n'<<56   // "-Encodin"
+	wGBinar  = 'g' | ':'<<8 | ' '<<16 | 'b'<<24 | 'i'<<32 | 'n'<<40 | 'a'<<48 | 'r'<<56   // "g: binar"
+	wNaryEnd = 'n' | 'a'<<8 | 'r'<<16 | 'y'<<24 | '\r'<<32 | '\n'<<40                     // "nary\r\n", the last six bytes
+)
+
+// usualLine recognises, by comparing words, the header lines
+// "Content-Type: application/http" and "Content-Transfer-Encoding: binary"
+// at the start of b, each with its CRLF: the MIME part headers of nearly
+// every operation, which then need neither a search for their line break
+// nor one for their colon. It returns the length of the line with its CRLF,
+// the index of the colon, where the value starts and the name's key; n is 0
+// for any other line.
+func usualLine(b []byte) (n, colon, vs, key int) {
+	if len(b) < 35 || binary.LittleEndian.Uint64(b) != wContent {
+		return 0, 0, 0, 0
+	}
+	switch binary.LittleEndian.Uint64(b[8:]) {
+	case wTypeAp:
+		if binary.LittleEndian.Uint64(b[16:]) == wPlicati && binary.LittleEndian.Uint64(b[24:]) == wNHTTP {
+			return 32, 12, 14, keyContentType
+		}
+	case wTransfe:
+		if binary.LittleEndian.Uint64(b[16:]) == wEncodin && binary.LittleEndian.Uint64(b[24:]) == wGBinar &&
+			binary.LittleEndian.Uint64(b[27:])>>16 == wNaryEnd {
+			return 35, 25, 27, keyOther
+		}
+	}
+	return 0, 0, 0, 0
 }
