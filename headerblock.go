@@ -41,9 +41,13 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit int) bool {
 			pos += 2 // the blank line
 			break
 		}
-		if n, colon, vs, k := usualLine(rest); n > 0 {
+		if n := usualLine(rest); n > 0 {
 			// A line written the usual way, compared whole: its
 			// one CR is its line break, so it needs no count.
+			colon, vs, k := 12, 14, keyContentType
+			if n == usualCTE {
+				colon, vs, k = 25, 27, keyOther
+			}
 			used += n - 2 + fieldOverhead
 			if used > limit || n-1 > maxLine {
 				*hb = saved
@@ -167,22 +171,28 @@ const (
 // at the start of b, each with its CRLF: the MIME part headers of nearly
 // every operation, which then need neither a search for their line break
 // nor one for their colon. It returns the length of the line with its CRLF,
-// the index of the colon, where the value starts and the name's key; n is 0
-// for any other line.
-func usualLine(b []byte) (n, colon, vs, key int) {
-	if len(b) < 35 || binary.LittleEndian.Uint64(b) != wContent {
-		return 0, 0, 0, 0
+// usualCT or usualCTE, or 0 for any other line. It is small enough to be
+// inlined, as a call cost a fifth of what it saves.
+func usualLine(b []byte) int {
+	if len(b) < usualCTE || binary.LittleEndian.Uint64(b) != wContent {
+		return 0
 	}
 	switch binary.LittleEndian.Uint64(b[8:]) {
 	case wTypeAp:
 		if binary.LittleEndian.Uint64(b[16:]) == wPlicati && binary.LittleEndian.Uint64(b[24:]) == wNHTTP {
-			return 32, 12, 14, keyContentType
+			return usualCT
 		}
 	case wTransfe:
 		if binary.LittleEndian.Uint64(b[16:]) == wEncodin && binary.LittleEndian.Uint64(b[24:]) == wGBinar &&
 			binary.LittleEndian.Uint64(b[27:])>>16 == wNaryEnd {
-			return 35, 25, 27, keyOther
+			return usualCTE
 		}
 	}
-	return 0, 0, 0, 0
+	return 0
 }
+
+// Lengths of the usual lines with their CRLF.
+const (
+	usualCT  = len("Content-Type: application/http\r\n")
+	usualCTE = len("Content-Transfer-Encoding: binary\r\n")
+)
