@@ -234,7 +234,7 @@ func (d *Decoder) pushChangeset(params []byte, off int64) error {
 // ended reports a delimiter line met first: the block ran into the next
 // delimiter without its blank line, which is then pending.
 func (d *Decoder) readHeaders(hb *headerBlock, limit int) (ended bool, err error) {
-	if d.scanHeaders(hb, limit) {
+	if d.scanHeaders(hb, limit, 0) {
 		return false, nil
 	}
 	return d.readHeaderLines(hb, limit)
@@ -342,13 +342,16 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 	var line []byte
 	off := d.InputOffset()
 	w := d.buf[d.rp:d.wp]
+	pre := 0 // the start line's length with its CRLF, when read in place
 	if i := bytes.IndexByte(w, '\n'); i > 1 && w[i-1] == '\r' && i <= d.opts.maxLine &&
 		w[0] != ' ' && w[0] != '\t' && w[0] != '\r' && w[0] != '-' {
 		// The usual start line, CRLF-terminated and neither blank nor
 		// delimiter-like: what the loop below would read, without its
-		// checks.
+		// checks. It stays in buf, to be copied into meta with the
+		// header block that follows it.
 		line = w[:i-1]
 		d.rp += i + 1
+		pre = i + 1
 	}
 	for line == nil {
 		off = d.InputOffset()
@@ -376,9 +379,11 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 	if len(line) > d.opts.maxHeader {
 		return d.syntaxErrorAt(off, ErrHeaderTooLarge, 0, "start line")
 	}
-	base := len(d.meta)
-	d.meta = append(d.meta, line...)
-	line = d.meta[base:]
+	base := len(d.meta) // where the start line is, or will be, in meta
+	if pre == 0 {
+		d.meta = append(d.meta, line...)
+		line = d.meta[base:]
+	}
 	var dev Deviation
 	var problem string
 	if isStatusLine(line) {
@@ -406,7 +411,18 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 		dev &^= one
 	}
 
-	ended, err := d.readHeaders(&d.eh, d.opts.maxHeader-len(line))
+	var ended bool
+	var err error
+	switch limit := d.opts.maxHeader - len(line); {
+	case pre > 0 && d.scanHeaders(&d.eh, limit, pre):
+		// The start line and the header block, copied in one piece.
+	case pre > 0:
+		// No I/O has happened since the start line was read in place.
+		d.meta = append(d.meta, line...)
+		ended, err = d.readHeaderLines(&d.eh, limit)
+	default:
+		ended, err = d.readHeaders(&d.eh, limit)
+	}
 	if err != nil {
 		return err
 	}

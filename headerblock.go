@@ -34,12 +34,15 @@ import (
 // error and no delimiter, and would build the same spans. It takes only an
 // empty (reset) hb, as readPart and readMessage pass it; on false nothing is
 // consumed and hb is empty again.
-func (d *Decoder) scanHeaders(hb *headerBlock, limit int) bool {
+//
+// pre bytes before the read position (an embedded start line with its CRLF,
+// parsed in place) are copied into meta with the block, in the same copy.
+func (d *Decoder) scanHeaders(hb *headerBlock, limit, pre int) bool {
 	if len(hb.spans) != 0 {
 		return false // not a fresh block: the fast path restores a reset one
 	}
 	w := d.buf[d.rp:d.wp]
-	base := len(d.meta)         // where w[0] will be in meta
+	base := len(d.meta) + pre   // where w[0] will be in meta
 	off := d.base + int64(d.rp) // the input offset of w[0]
 	maxLine := d.opts.maxLine
 	used, pos, lines, usual := 0, 0, 0, 0
@@ -127,7 +130,7 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit int) bool {
 		hb.reset()
 		return false
 	}
-	d.meta = append(d.meta, w[:pos]...)
+	d.meta = append(d.meta, d.buf[d.rp-pre:d.rp+pos]...)
 	d.rp += pos
 	return true
 }

@@ -80,7 +80,7 @@ func TestScanHeaders(t *testing.T) {
 			return d
 		}
 		fast, slow := load(), load()
-		ok := fast.scanHeaders(&fast.ph, DefaultMaxHeaderBytes)
+		ok := fast.scanHeaders(&fast.ph, DefaultMaxHeaderBytes, 0)
 		if ok != tc.fast {
 			t.Errorf("scanHeaders(%q) = %v, want %v", tc.block, ok, tc.fast)
 		}
