@@ -17,6 +17,7 @@ func TestKnownName(t *testing.T) {
 		"Content-Length: 2", "content-length:", "Content-Lengthy: 2",
 		"Content-Transfer-Encoding: binary", "content-transfer-encoding:", "Content-Transfer-Encodings: b",
 		"Content-Transfer\rEncoding: b", "Content-Type\x0f: a", "Content-", "OData-Version: 4.0", "X: y",
+		"Content\rType: a", "Content-Typ\x05: a", "Content-Lengt\x08: 2", "Content-Length\x1a 2", "Content-Type\x1a a",
 	} {
 		colon, key := knownName([]byte(line))
 		if colon < 0 {
@@ -27,7 +28,7 @@ func TestKnownName(t *testing.T) {
 			t.Errorf("knownName(%q) = %d, %d; want %d, %d", line, colon, key, want, headerKey([]byte(line[:want])))
 		}
 	}
-	for _, line := range []string{"Content-Type: a", "content-id:", "Content-Length: 2", "Content-Transfer-Encoding: binary"} {
+	for _, line := range []string{"Content-Type: a", "content-type:x", "Content-Length: 2", "CONTENT-LENGTH:"} {
 		if colon, _ := knownName([]byte(line)); colon < 0 {
 			t.Errorf("knownName(%q) = -1, want the colon", line)
 		}
