@@ -22,7 +22,12 @@ import (
 // HTTP/x.y other than HTTP/1.1 is DevProtoVersion.
 func parseRequestLine(line []byte) (method, target, proto span, dev Deviation, problem string) {
 	first := bytes.IndexByte(line, ' ')
-	last := bytes.LastIndexByte(line, ' ')
+	var last int
+	if n := len(line) - len(" HTTP/1.1"); n > 0 && line[n] == ' ' && isHTTP11(line[n+1:]) {
+		last = n // the usual end, without a search back from it
+	} else {
+		last = bytes.LastIndexByte(line, ' ')
+	}
 	if first <= 0 || last == first && first == len(line)-1 {
 		return method, target, proto, 0, "not a request line"
 	}
