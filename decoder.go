@@ -390,7 +390,7 @@ func (d *Decoder) consume(k int) {
 // endRegion consumes the delimiter line that ends the region and makes it
 // pending. For a body it checks the declared Content-Length.
 func (d *Decoder) endRegion() error {
-	h := d.region.hit
+	h := &d.region.hit
 	d.setPending(h.level, h.close, d.InputOffset()+int64(h.dash))
 	d.rp += h.line
 	d.region.found = false

@@ -69,6 +69,13 @@ func parseRequestLine(line []byte) (method, target, proto span, dev Deviation, p
 // are DevRequestLine; trailing spaces and tabs are not part of the reason;
 // any HTTP/x.y other than HTTP/1.1 is DevProtoVersion.
 func parseStatusLine(line []byte) (proto, code span, status int, reason span, dev Deviation, problem string) {
+	if len(line) > 13 && line[8] == ' ' && line[12] == ' ' && line[13] != ' ' && isHTTP11(line[:8]) &&
+		isDigit(line[9]) && isDigit(line[10]) && isDigit(line[11]) {
+		// "HTTP/1.1 200 OK": what the general path below finds, without
+		// its searches.
+		status = int(line[9]-'0')*100 + int(line[10]-'0')*10 + int(line[11]-'0')
+		return span{0, 8}, span{9, 12}, status, span{13, max(13, len(trimRightWS(line)))}, 0, ""
+	}
 	i := bytes.IndexByte(line, ' ')
 	if i < 0 {
 		return proto, code, 0, reason, 0, "no status code"
