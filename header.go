@@ -149,9 +149,12 @@ func (d *Decoder) readPart() (*Part, error) {
 	}
 	d.start = [3]span{}
 
-	ended, err := d.readHeaders(&d.ph, d.opts.maxPartHeader)
-	if err != nil {
-		return nil, err
+	var ended bool
+	if !d.usualPartHeaders(d.opts.maxPartHeader) {
+		var err error
+		if ended, err = d.readHeaders(&d.ph, d.opts.maxPartHeader); err != nil {
+			return nil, err
+		}
 	}
 	ct := d.ph.get(keyContentType)
 	var mt, params []byte

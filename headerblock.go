@@ -197,6 +197,32 @@ func usualLine(b []byte) int {
 	return 0
 }
 
+// usualBlock is the MIME part header block of nearly every operation: both
+// usual lines in the usual order, and the blank line.
+const usualBlock = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+
+// usualPartHeaders reads the usual MIME part header block (usualBlock) at
+// the read position, if that is what is there, in one compare, and reports
+// whether it did: what scanHeaders would read there, without its loop.
+func (d *Decoder) usualPartHeaders(limit int) bool {
+	const used = usualCT + usualCTE - 4 + 2*fieldOverhead
+	w := d.buf[d.rp:d.wp]
+	// The blank line first: when a third line follows (a Content-ID),
+	// that one byte tells.
+	if len(w) < len(usualBlock) || w[len(usualBlock)-2] != '\r' ||
+		string(w[:len(usualBlock)]) != usualBlock || used > limit || len(d.ph.spans) != 0 {
+		return false
+	}
+	base, off := len(d.meta), d.base+int64(d.rp)
+	d.meta = append(d.meta, usualBlock...)
+	d.ph.spans = append(d.ph.spans,
+		fieldSpan{name: span{base, base + 12}, value: span{base + 14, base + usualCT - 2}, offset: off},
+		fieldSpan{name: span{base + usualCT, base + usualCT + 25}, value: span{base + usualCT + 27, base + usualCT + usualCTE - 2}, offset: off + int64(usualCT)})
+	d.ph.first[keyContentType] = 1
+	d.rp += len(usualBlock)
+	return true
+}
+
 // Lengths of the usual lines with their CRLF.
 const (
 	usualCT  = len("Content-Type: application/http\r\n")

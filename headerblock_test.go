@@ -80,10 +80,27 @@ func TestScanHeaders(t *testing.T) {
 			}
 			return d
 		}
-		fast, slow := load(), load()
+		fields := func(d *Decoder) []Field {
+			var fs []Field
+			for _, f := range d.ph.spans {
+				fs = append(fs, Field{string(f.name.of(d.meta)), string(f.value.of(d.meta)) + "@" + strconv.FormatInt(f.offset, 10)})
+			}
+			return fs
+		}
+		fast, slow, usual := load(), load(), load()
 		ok := fast.scanHeaders(&fast.ph, DefaultMaxHeaderBytes, 0)
 		if ok != tc.fast {
 			t.Errorf("scanHeaders(%q) = %v, want %v", tc.block, ok, tc.fast)
+		}
+		// usualPartHeaders takes exactly usualBlock, and must then read
+		// what scanHeaders reads.
+		if got, want := usual.usualPartHeaders(DefaultMaxHeaderBytes), tc.block == usualBlock; got != want {
+			t.Errorf("usualPartHeaders(%q) = %v, want %v", tc.block, got, want)
+		} else if got {
+			usual.ph.spans = append([]fieldSpan(nil), usual.ph.spans...)
+			if diff := cmp.Diff(fields(fast), fields(usual)); diff != "" || usual.rp != fast.rp || usual.ph.first != fast.ph.first || string(usual.meta) != string(fast.meta) {
+				t.Errorf("usualPartHeaders(%q) differs from scanHeaders (-scanHeaders +usualPartHeaders):\n%s", tc.block, diff)
+			}
 		}
 		if !ok {
 			if fast.rp != 0 || len(fast.ph.spans) != 0 || len(fast.meta) != 0 {
@@ -94,13 +111,6 @@ func TestScanHeaders(t *testing.T) {
 		ended, err := slow.readHeaderLines(&slow.ph, DefaultMaxHeaderBytes)
 		if ended || err != nil || slow.part.dev != 0 {
 			t.Errorf("readHeaderLines(%q) = %v, %v, deviations %v where scanHeaders took the block", tc.block, ended, err, slow.part.dev)
-		}
-		fields := func(d *Decoder) []Field {
-			var fs []Field
-			for _, f := range d.ph.spans {
-				fs = append(fs, Field{string(f.name.of(d.meta)), string(f.value.of(d.meta)) + "@" + strconv.FormatInt(f.offset, 10)})
-			}
-			return fs
 		}
 		if diff := cmp.Diff(fields(slow), fields(fast)); diff != "" {
 			t.Errorf("scanHeaders(%q) fields mismatch (-readHeaderLines +scanHeaders):\n%s", tc.block, diff)
