@@ -45,6 +45,7 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit, pre int) bool {
 	base := len(d.meta) + pre   // where w[0] will be in meta
 	off := d.base + int64(d.rp) // the input offset of w[0]
 	maxLine := d.opts.maxLine
+	mime := hb == &d.ph // usual lines are MIME part headers, not embedded ones
 	used, pos, lines, usual := 0, 0, 0, 0
 	for {
 		rest := w[pos:]
@@ -52,7 +53,11 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit, pre int) bool {
 			pos += 2 // the blank line
 			break
 		}
-		if n := usualLine(rest); n > 0 {
+		n := 0
+		if mime {
+			n = usualLine(rest)
+		}
+		if n > 0 {
 			// A line written the usual way, compared whole: its
 			// one CR is its line break, so it needs no count.
 			colon, vs, k := 12, 14, keyContentType
