@@ -5,25 +5,132 @@ import (
 	"encoding/binary"
 )
 
-// This file holds the fast path of header reading: a header block that lies
-// whole in the read buffer and is written the ordinary way is parsed in one
-// loop, without readLine, and copied into Decoder.meta in one piece.
-// readHeaderLines, line by line, stays the reference: it reads every other
-// block, with its deviations and errors, so the fast path only has to
-// recognise the blocks it can take, and give up on anything else before it
-// changes the decoder (TestScanHeaders checks both on the same bytes).
+// This file reads a header block. readHeaderLines, line by line, is the
+// reference: it reads every block, with its deviations and errors. In front
+// of it, a block that lies whole in the read buffer and is written the
+// ordinary way is parsed in one loop without readLine and copied into
+// Decoder.meta in one piece (scanHeaders), and the MIME part header block
+// of nearly every operation is recognised whole (usualPartHeaders). The fast
+// paths only have to recognise the blocks they can take, and give up on
+// anything else before they change the decoder; TestScanHeaders checks them
+// against readHeaderLines on the same bytes.
 //
 // Reading line by line cost about 330 instructions per header line in
 // callgrind: a call to readLine and three to IndexByte (each of them
 // spilling every live register, as Go's ABI saves none) and a copy into
 // meta per line. Operations carry seven or eight lines, which made header
-// reading half of the decoder's work on small operations. Here a line costs
-// one IndexByte for its end, its colon found by comparing words for the
-// names the decoder acts on (knownName), and the block one count of its CRs
-// and one copy; the two MIME part header lines nearly every operation
-// carries are compared whole (usualLine). A SWAR loop (eight bytes a step
-// for ':', CR and LF) was tried instead of IndexByte and cost more: the
-// compiler spilled its state on every step.
+// reading half of the decoder's work on small operations. In scanHeaders a
+// line costs one IndexByte for its end, its colon found by comparing words
+// for Content-Type and Content-Length (knownName), and the block one count
+// of its CRs and one copy; the two usual MIME part header lines are
+// compared whole (usualLine). A SWAR loop (eight bytes a step for ':', CR
+// and LF) was tried instead of IndexByte and cost more: the compiler
+// spilled its state on every step.
+
+// readHeaders reads header lines into meta and spans up to the blank line.
+// ended reports a delimiter line met first: the block ran into the next
+// delimiter without its blank line, which is then pending.
+func (d *Decoder) readHeaders(hb *headerBlock, limit int) (ended bool, err error) {
+	if d.scanHeaders(hb, limit, 0) {
+		return false, nil
+	}
+	return d.readHeaderLines(hb, limit)
+}
+
+// readHeaderLines is readHeaders line by line: the reference for every
+// block, and the reader of those scanHeaders leaves.
+func (d *Decoder) readHeaderLines(hb *headerBlock, limit int) (ended bool, err error) {
+	// Work on a local slice header, stored back on success (an error is
+	// sticky, so the spans no longer matter then): appending through the
+	// pointer on every line showed up in profiles.
+	sp := hb.spans
+	used := 0
+	for {
+		off := d.base + int64(d.rp)
+		line, bareLF, err := d.readLine()
+		if err != nil {
+			return false, err
+		}
+		if len(line) > 1 && line[0] == '-' && line[1] == '-' {
+			if li, cl, ok := delimiterLine(line, d.levels); ok {
+				d.setPending(li, cl, off)
+				if bareLF {
+					err = d.deviateNext(DevBareLF, off)
+				}
+				hb.spans = sp
+				return true, err
+			}
+		}
+		if bareLF {
+			if err := d.deviate(DevBareLF, off); err != nil {
+				return false, err
+			}
+		}
+		if len(line) == 0 {
+			hb.spans = sp
+			return false, nil
+		}
+		used += len(line) + fieldOverhead
+		if used > limit {
+			return false, d.syntaxErrorAt(off, ErrHeaderTooLarge, 0, "")
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if len(sp) == 0 {
+				return false, d.syntaxErrorAt(off, ErrHeader, 0, "continuation line before any header: "+quote(string(line)))
+			}
+			if err := d.deviate(DevObsFold, off); err != nil {
+				return false, err
+			}
+			last := &sp[len(sp)-1]
+			if cont := trimWS(line); len(cont) > 0 {
+				// The value is the last thing in meta: extend it.
+				if last.value.b > last.value.a {
+					d.meta = append(d.meta, ' ')
+				}
+				d.meta = append(d.meta, cont...)
+				last.value.b = len(d.meta)
+			}
+			continue
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			return false, d.syntaxErrorAt(off, ErrHeader, 0, "no colon in "+quote(string(line)))
+		}
+		nameEnd := len(trimRightWS(line[:colon]))
+		if nameEnd == 0 {
+			return false, d.syntaxErrorAt(off, ErrHeader, 0, "empty name in "+quote(string(line)))
+		}
+		vs := colon + 1
+		for vs < len(line) && (line[vs] == ' ' || line[vs] == '\t') {
+			vs++
+		}
+		ve := vs + len(trimRightWS(line[vs:]))
+		// RFC 9112 §5.1: no whitespace between name and colon; a CR
+		// alone inside a value is no line break (RFC 9112 §2.2).
+		if nameEnd < colon || bytes.IndexByte(line[vs:ve], '\r') >= 0 {
+			if err := d.deviate(DevHeaderSyntax, off); err != nil {
+				return false, err
+			}
+		}
+		// One copy of the line up to the value's end; name and value
+		// are spans of it.
+		base := len(d.meta)
+		d.meta = append(d.meta, line[:ve]...)
+		sp = append(sp, fieldSpan{
+			name:   span{base, base + nameEnd},
+			value:  span{base + vs, base + ve},
+			offset: off,
+		})
+		if k := headerKey(line[:nameEnd]); k != keyOther {
+			if hb.first[k] == 0 {
+				hb.first[k] = len(sp)
+			}
+			if k == keyContentLength {
+				hb.lengths++
+			}
+		}
+	}
+}
 
 // scanHeaders parses the header block at the read position into hb and
 // reports whether it could. It takes a block only if it lies whole in the
