@@ -48,10 +48,11 @@ type Decoder struct {
 
 	part Part
 
-	// Header storage: every header line and the start line of the current
-	// part are copied into meta, so that the views stay valid while the
-	// body moves through buf. spans index meta; views are built once the
-	// part's headers are complete.
+	// Header storage: the header blocks and the start line of the
+	// current part are copied into meta (a block in one piece, see
+	// headerblock.go), so that the views stay valid while the body moves
+	// through buf. spans index meta; views are built once the part's
+	// headers are complete.
 	meta   []byte
 	ph     headerBlock // the MIME part headers
 	eh     headerBlock // the embedded HTTP headers
