@@ -12,13 +12,24 @@ const maxBoundaryLen = 70
 //
 //	bcharsnospace := DIGIT / ALPHA / "'" / "(" / ")" / "+" / "_" / "," / "-" / "." / "/" / ":" / "=" / "?"
 //	bchars := bcharsnospace / " "
-func bchar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+//
+// It looks c up in a table: a call to strings.IndexByte for every '-' and
+// '_' of a boundary made checking a changeset's boundary cost more than
+// reading one of its operations.
+func bchar(c byte) bool { return bchars[c] }
+
+var bchars = func() (t [256]bool) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+			t[c] = true
+		}
 	}
-	return strings.IndexByte("'()+_,-./:=? ", c) >= 0
-}
+	for _, c := range []byte("'()+_,-./:=? ") {
+		t[c] = true
+	}
+	return t
+}()
 
 // maxReadBoundary bounds the boundaries the decoder accepts: past RFC 2046's
 // 70, as the .NET reader accepts 246, but finite.

@@ -48,10 +48,11 @@ type Decoder struct {
 
 	part Part
 
-	// Header storage: every header line and the start line of the current
-	// part are copied into meta, so that the views stay valid while the
-	// body moves through buf. spans index meta; views are built once the
-	// part's headers are complete.
+	// Header storage: the header blocks and the start line of the
+	// current part are copied into meta (a block in one piece, see
+	// headerblock.go), so that the views stay valid while the body moves
+	// through buf. spans index meta; views are built once the part's
+	// headers are complete.
 	meta   []byte
 	ph     headerBlock // the MIME part headers
 	eh     headerBlock // the embedded HTTP headers
@@ -213,13 +214,11 @@ func (d *Decoder) next() (*Part, error) {
 
 // resetPart prepares d.part for a new item of kind k at depth.
 func (d *Decoder) resetPart(k Kind, depth int) {
-	d.part = Part{
-		d:     d,
-		kind:  k,
-		depth: depth,
-		clen:  -1,
-		dev:   d.pend.dev,
-	}
+	// Cleared, then set: a composite literal was built on the stack and
+	// copied over, twice the work.
+	p := &d.part
+	*p = Part{}
+	p.d, p.kind, p.depth, p.clen, p.dev = d, k, depth, -1, d.pend.dev
 	d.pend.dev = 0
 	d.meta = d.meta[:0]
 	d.ph.reset()
@@ -392,7 +391,7 @@ func (d *Decoder) consume(k int) {
 // endRegion consumes the delimiter line that ends the region and makes it
 // pending. For a body it checks the declared Content-Length.
 func (d *Decoder) endRegion() error {
-	h := d.region.hit
+	h := &d.region.hit
 	d.setPending(h.level, h.close, d.InputOffset()+int64(h.dash))
 	d.rp += h.line
 	d.region.found = false
@@ -502,6 +501,15 @@ func (d *Decoder) writeBody(w io.Writer) (int64, error) {
 		}
 		if n == 0 {
 			return total, io.ErrShortWrite
+		}
+		if d.region.avail == 0 && d.region.found {
+			// The delimiter is known already: end the region without
+			// another turn through advance.
+			if err := d.endRegion(); err != nil {
+				d.err = err
+				return total, err
+			}
+			return total, nil
 		}
 	}
 }

@@ -6,9 +6,11 @@ import (
 )
 
 // This file reads what stands between a delimiter and a body: the MIME part
-// headers, and for an operation the embedded start line and HTTP headers.
-// Lines are copied into Decoder.meta as they are read, so that the views the
-// Part hands out survive the body moving through the read buffer.
+// headers, and for an operation the embedded start line and HTTP headers
+// (each header block is read by headerblock.go). What the views of a Part
+// point to is copied into Decoder.meta as it is read, so that they survive
+// the body moving through the read buffer: a header block in one piece, with
+// the start line before it when that was read in place.
 
 type span struct{ a, b int }
 
@@ -149,14 +151,21 @@ func (d *Decoder) readPart() (*Part, error) {
 	}
 	d.start = [3]span{}
 
-	ended, err := d.readHeaders(&d.ph, d.opts.maxPartHeader)
-	if err != nil {
-		return nil, err
+	var ended bool
+	if !d.usualPartHeaders(d.opts.maxPartHeader) {
+		var err error
+		if ended, err = d.readHeaders(&d.ph, d.opts.maxPartHeader); err != nil {
+			return nil, err
+		}
 	}
 	ct := d.ph.get(keyContentType)
 	var mt, params []byte
 	if ct != nil {
-		mt, params = splitMediaType(ct.value.of(d.meta))
+		if v := ct.value.of(d.meta); isApplicationHTTP(v) {
+			mt = v // the usual value, without parameters to split off
+		} else {
+			mt, params = splitMediaType(v)
+		}
 	}
 	switch {
 	case len(mt) > len("multipart/") && equalFold(mt[:len("multipart/")], "multipart/"):
@@ -173,7 +182,11 @@ func (d *Decoder) readPart() (*Part, error) {
 		if ended {
 			return nil, d.syntaxErrorAt(d.pend.offset, ErrStartLine, 0, "operation part holds no HTTP message")
 		}
-		if err := d.readMessage(msgTypeOf(params)); err != nil {
+		var msgtype MessageKind
+		if len(params) > 0 {
+			msgtype = msgTypeOf(params)
+		}
+		if err := d.readMessage(msgtype); err != nil {
 			return nil, err
 		}
 	default:
@@ -222,109 +235,25 @@ func (d *Decoder) pushChangeset(params []byte, off int64) error {
 	return nil
 }
 
-// readHeaders reads header lines into meta and spans up to the blank line.
-// ended reports a delimiter line met first: the block ran into the next
-// delimiter without its blank line, which is then pending.
-func (d *Decoder) readHeaders(hb *headerBlock, limit int) (ended bool, err error) {
-	// Work on a local slice header, stored back on success (an error is
-	// sticky, so the spans no longer matter then): appending through the
-	// pointer on every line showed up in profiles.
-	sp := hb.spans
-	used := 0
-	for {
-		off := d.base + int64(d.rp)
-		line, bareLF, err := d.readLine()
-		if err != nil {
-			return false, err
-		}
-		if len(line) > 1 && line[0] == '-' && line[1] == '-' {
-			if li, cl, ok := delimiterLine(line, d.levels); ok {
-				d.setPending(li, cl, off)
-				if bareLF {
-					err = d.deviateNext(DevBareLF, off)
-				}
-				hb.spans = sp
-				return true, err
-			}
-		}
-		if bareLF {
-			if err := d.deviate(DevBareLF, off); err != nil {
-				return false, err
-			}
-		}
-		if len(line) == 0 {
-			hb.spans = sp
-			return false, nil
-		}
-		used += len(line) + fieldOverhead
-		if used > limit {
-			return false, d.syntaxErrorAt(off, ErrHeaderTooLarge, 0, "")
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			if len(sp) == 0 {
-				return false, d.syntaxErrorAt(off, ErrHeader, 0, "continuation line before any header: "+quote(string(line)))
-			}
-			if err := d.deviate(DevObsFold, off); err != nil {
-				return false, err
-			}
-			last := &sp[len(sp)-1]
-			if cont := trimWS(line); len(cont) > 0 {
-				// The value is the last thing in meta: extend it.
-				if last.value.b > last.value.a {
-					d.meta = append(d.meta, ' ')
-				}
-				d.meta = append(d.meta, cont...)
-				last.value.b = len(d.meta)
-			}
-			continue
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon < 0 {
-			return false, d.syntaxErrorAt(off, ErrHeader, 0, "no colon in "+quote(string(line)))
-		}
-		nameEnd := len(trimRightWS(line[:colon]))
-		if nameEnd == 0 {
-			return false, d.syntaxErrorAt(off, ErrHeader, 0, "empty name in "+quote(string(line)))
-		}
-		vs := colon + 1
-		for vs < len(line) && (line[vs] == ' ' || line[vs] == '\t') {
-			vs++
-		}
-		ve := vs + len(trimRightWS(line[vs:]))
-		// RFC 9112 §5.1: no whitespace between name and colon; a CR
-		// alone inside a value is no line break (RFC 9112 §2.2).
-		if nameEnd < colon || bytes.IndexByte(line[vs:ve], '\r') >= 0 {
-			if err := d.deviate(DevHeaderSyntax, off); err != nil {
-				return false, err
-			}
-		}
-		// One copy of the line up to the value's end; name and value
-		// are spans of it.
-		base := len(d.meta)
-		d.meta = append(d.meta, line[:ve]...)
-		sp = append(sp, fieldSpan{
-			name:   span{base, base + nameEnd},
-			value:  span{base + vs, base + ve},
-			offset: off,
-		})
-		if k := headerKey(line[:nameEnd]); k != keyOther {
-			if hb.first[k] == 0 {
-				hb.first[k] = len(sp)
-			}
-			if k == keyContentLength {
-				hb.lengths++
-			}
-		}
-	}
-}
-
 // readMessage reads an operation's embedded start line and headers; the
 // body region follows.
 func (d *Decoder) readMessage(msgtype MessageKind) error {
 	p := &d.part
 	var line []byte
-	var off int64
-	for {
+	off := d.InputOffset()
+	w := d.buf[d.rp:d.wp]
+	pre := 0 // the start line's length with its CRLF, when read in place
+	if i := bytes.IndexByte(w, '\n'); i > 1 && w[i-1] == '\r' && i <= d.opts.maxLine &&
+		w[0] != ' ' && w[0] != '\t' && w[0] != '\r' && w[0] != '-' {
+		// The usual start line, CRLF-terminated and neither blank nor
+		// delimiter-like: what the loop below would read, without its
+		// checks. It stays in buf, to be copied into meta with the
+		// header block that follows it.
+		line = w[:i-1]
+		d.rp += i + 1
+		pre = i + 1
+	}
+	for line == nil {
 		off = d.InputOffset()
 		l, bareLF, err := d.readLine()
 		if err != nil {
@@ -350,9 +279,11 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 	if len(line) > d.opts.maxHeader {
 		return d.syntaxErrorAt(off, ErrHeaderTooLarge, 0, "start line")
 	}
-	base := len(d.meta)
-	d.meta = append(d.meta, line...)
-	line = d.meta[base:]
+	base := len(d.meta) // where the start line is, or will be, in meta
+	if pre == 0 {
+		d.meta = append(d.meta, line...)
+		line = d.meta[base:]
+	}
 	var dev Deviation
 	var problem string
 	if isStatusLine(line) {
@@ -380,7 +311,18 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 		dev &^= one
 	}
 
-	ended, err := d.readHeaders(&d.eh, d.opts.maxHeader-len(line))
+	var ended bool
+	var err error
+	switch limit := d.opts.maxHeader - len(line); {
+	case pre > 0 && d.scanHeaders(&d.eh, limit, pre):
+		// The start line and the header block, copied in one piece.
+	case pre > 0:
+		// No I/O has happened since the start line was read in place.
+		d.meta = append(d.meta, line...)
+		ended, err = d.readHeaderLines(&d.eh, limit)
+	default:
+		ended, err = d.readHeaders(&d.eh, limit)
+	}
 	if err != nil {
 		return err
 	}

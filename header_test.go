@@ -199,6 +199,10 @@ func TestParseStatusLine(t *testing.T) {
 		{"letters in the code", "HTTP/1.1 2xx OK", startLine{Problem: "no 3-digit status code"}},
 		{"four digits", "HTTP/1.1 2000 OK", startLine{Problem: "no 3-digit status code"}},
 		{"two digits", "HTTP/1.1 20", startLine{Problem: "no 3-digit status code"}},
+		{"one-letter reason", "HTTP/1.1 200 K", startLine{Proto: "HTTP/1.1", Code: "200", Status: 200, Reason: "K"}},
+		{"reason of a tab", "HTTP/1.1 200 \t", startLine{Proto: "HTTP/1.1", Code: "200", Status: 200}},
+		{"two spaces before the reason", "HTTP/1.1 200  OK", startLine{Proto: "HTTP/1.1", Code: "200", Status: 200, Reason: "OK", Dev: DevRequestLine}},
+		{"letter in the code, reason after", "HTTP/1.1 2x0 OK", startLine{Problem: "no 3-digit status code"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			line := []byte(tc.line)

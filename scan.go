@@ -77,34 +77,103 @@ const (
 // undecided delimiter line), so that no byte of a delimiter is ever released
 // as region data. With eof nothing is held back.
 func scanDelimiter(buf []byte, levels []level, atStart, eof bool, maxLine int) (scanResult, bool) {
-	best := scanResult{n: -1}
-	hold := -1    // start of the earliest undecided candidate
-	tooLong := -1 // start of the earliest candidate with too much padding
-	for li := len(levels) - 1; li >= 0; li-- {
-		lv := &levels[li]
-		end := len(buf)
-		if lim := minPos(minPos(best.n, hold), tooLong); lim >= 0 && lim+2+len(lv.dash) < end {
-			end = lim + 2 + len(lv.dash)
+	if len(levels) > 1 {
+		return scanLevels(buf, levels, atStart, eof, maxLine)
+	}
+	// The batch's own level alone. The usual hit, a CRLF delimiter line
+	// without padding after a CRLF, is checked in place, without
+	// checkCandidate's bookkeeping: that was a third of the work on a
+	// small body.
+	dash, needle := levels[0].dash, levels[0].needle()
+	i := bytes.Index(buf, needle)
+	if j := i + len(dash); i >= 2 && j+1 < len(buf) && len(needle) == len(dash) && len(dash) <= maxLine &&
+		buf[i-1] == '\n' && buf[i-2] == '\r' && buf[j] == '\r' && buf[j+1] == '\n' {
+		return scanResult{n: i - 2, found: true, line: j + 4 - i, dash: 2}, true
+	}
+	return scanOne(buf, levels, i, atStart, eof, maxLine)
+}
+
+// scanOne is scanDelimiter for the batch's own level alone, from i, the
+// first hit of its needle in buf (-1 for none).
+func scanOne(buf []byte, levels []level, i int, atStart, eof bool, maxLine int) (scanResult, bool) {
+	dash, needle := levels[0].dash, levels[0].needle()
+	for i >= 0 {
+		r, outcome := checkCandidate(buf, i, dash, atStart, eof, maxLine)
+		switch outcome {
+		case candTooLong:
+			return scanResult{n: r.n}, false
+		case candUndecided:
+			return scanResult{n: r.n}, true
+		case candYes:
+			r.found = true
+			return r, true
 		}
-		needle := lv.needle()
-		from := 0
-		for from < end {
-			i := bytes.Index(buf[from:end], needle)
-			if i < 0 {
-				break
+		k := bytes.Index(buf[i+1:], needle)
+		if k < 0 {
+			break
+		}
+		i += 1 + k
+	}
+	if eof {
+		return scanResult{n: len(buf)}, true
+	}
+	return scanResult{n: partialTail(buf, levels, atStart)}, true
+}
+
+// scanLevels is scanDelimiter inside a changeset, with the answers of a
+// search of each level in turn (scanReference in scan_test.go):
+// one pass over buf for the prefix all the dash-boundaries share ("--" at
+// least), each hit checked against every level, where scanDelimiter's loop
+// over levels searched a body once for the changeset's boundary and again,
+// up to that hit, for the batch's (twice the bytes.Index work on every
+// operation of a changeset). The first hit where some level reads a
+// delimiter line, an undecided one or one with too much padding decides,
+// as a later hit starts a later line.
+//
+// A body full of the shared prefix ("----") costs a few compares per byte
+// here, where bytes.Index would switch to its vectorised search: still
+// linear.
+func scanLevels(buf []byte, levels []level, atStart, eof bool, maxLine int) (scanResult, bool) {
+	prefix := levels[0].needle()
+	for li := 1; li < len(levels); li++ {
+		nd := levels[li].needle()
+		k := 0
+		for k < len(prefix) && k < len(nd) && prefix[k] == nd[k] {
+			k++
+		}
+		prefix = prefix[:k]
+	}
+	for from := 0; from < len(buf); {
+		i := bytes.Index(buf[from:], prefix)
+		if i < 0 {
+			break
+		}
+		i += from
+		from = i + 1
+		best := scanResult{n: -1}
+		hold, tooLong := -1, -1
+		for li := len(levels) - 1; li >= 0; li-- {
+			lv := &levels[li]
+			nd := lv.needle()
+			if !bytes.HasPrefix(buf[i:], nd) {
+				continue
 			}
-			i += from
-			from = i + 1
+			// The usual hit, as in scanDelimiter, unless an inner
+			// level read this line first ("--b--" closes b before it
+			// opens b--). No outer level can read it otherwise: its
+			// dash-boundary would be a prefix of this one, and a CRLF
+			// follows.
+			if j := i + len(nd); best.n < 0 && hold < 0 && tooLong < 0 &&
+				i >= 2 && j+1 < len(buf) && len(nd) == len(lv.dash) && len(nd) <= maxLine &&
+				buf[i-1] == '\n' && buf[i-2] == '\r' && buf[j] == '\r' && buf[j+1] == '\n' {
+				return scanResult{n: i - 2, found: true, level: li, line: j + 4 - i, dash: 2}, true
+			}
 			r, outcome := checkCandidate(buf, i, lv.dash, atStart, eof, maxLine)
 			switch outcome {
-			case candNo:
-				continue
 			case candTooLong:
 				tooLong = minPos(tooLong, r.n)
 			case candUndecided:
-				if hold < 0 || r.n < hold {
-					hold = r.n
-				}
+				hold = minPos(hold, r.n)
 			case candYes:
 				if best.n < 0 || r.n < best.n {
 					r.level = li
@@ -112,17 +181,16 @@ func scanDelimiter(buf []byte, levels []level, atStart, eof bool, maxLine int) (
 					best = r
 				}
 			}
-			break
 		}
-	}
-	if tooLong >= 0 && (best.n < 0 || tooLong < best.n) && (hold < 0 || tooLong < hold) {
-		return scanResult{n: tooLong}, false
-	}
-	if best.n >= 0 && (hold < 0 || best.n < hold) {
-		return best, true
-	}
-	if hold >= 0 {
-		return scanResult{n: hold}, true
+		if tooLong >= 0 && (best.n < 0 || tooLong < best.n) && (hold < 0 || tooLong < hold) {
+			return scanResult{n: tooLong}, false
+		}
+		if best.n >= 0 && (hold < 0 || best.n < hold) {
+			return best, true
+		}
+		if hold >= 0 {
+			return scanResult{n: hold}, true
+		}
 	}
 	if eof {
 		return scanResult{n: len(buf)}, true

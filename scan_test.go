@@ -1,6 +1,8 @@
 package batch
 
 import (
+	"bytes"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -253,4 +255,105 @@ func TestStrayLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestScanLevels checks that scanOne and the one-pass scan inside
+// changesets give scanReference's answers, on buffers pieced together from
+// delimiter lines of one or several levels (boundaries that are prefixes of
+// each other, one longer than a needle), partial ones, padding, bare LFs and
+// dashes.
+func TestScanLevels(t *testing.T) {
+	long := strings.Repeat("0123456789", 7)
+	sets := [][]string{
+		{"b"}, {"batch_36522ad7"}, {long}, {"b", "cs"}, {"b--", "b"}, {"b", "b--"}, {"batch", "batch_1"}, {"batch_1", "batch"}, {"b", "cs", "c"},
+		{"batch_36522ad7", "changeset_77162fcd"}, {long, "cs"}, {"cs", long, long[:68] + "x"},
+	}
+	pieces := []string{"\r\n", "\n", "\r", "-", "--", " ", "\t", "x", "body", "\r\n\r\n", "---", "\r\n--"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 50000; n++ {
+		set := sets[rng.IntN(len(sets))]
+		var b strings.Builder
+		for range rng.IntN(8) {
+			if rng.IntN(3) == 0 {
+				d := "--" + set[rng.IntN(len(set))]
+				if rng.IntN(4) == 0 {
+					d = d[:rng.IntN(len(d)+1)]
+				}
+				b.WriteString(d)
+			} else {
+				b.WriteString(pieces[rng.IntN(len(pieces))])
+			}
+		}
+		buf := []byte(b.String())
+		levels := levelsOf(set...)
+		atStart, eof := rng.IntN(2) == 0, rng.IntN(2) == 0
+		maxLine := 1000
+		if rng.IntN(4) == 0 {
+			maxLine = 4 + rng.IntN(8)
+		}
+		r1, ok1 := scanDelimiter(buf, levels, atStart, eof, maxLine)
+		r2, ok2 := scanReference(buf, levels, atStart, eof, maxLine)
+		if r1 != r2 || ok1 != ok2 {
+			t.Fatalf("scanDelimiter(%q, %q, atStart=%v, eof=%v, maxLine=%d) = %+v, %v; scanReference = %+v, %v",
+				buf, set, atStart, eof, maxLine, r1, ok1, r2, ok2)
+		}
+	}
+}
+
+// scanReference is scanDelimiter as first written: each level's
+// dash-boundary searched in turn, innermost first, each search stopped where
+// an earlier find makes later hits moot. scanOne and scanLevels are tested
+// against it.
+func scanReference(buf []byte, levels []level, atStart, eof bool, maxLine int) (scanResult, bool) {
+	best := scanResult{n: -1}
+	hold := -1    // start of the earliest undecided candidate
+	tooLong := -1 // start of the earliest candidate with too much padding
+	for li := len(levels) - 1; li >= 0; li-- {
+		lv := &levels[li]
+		end := len(buf)
+		if lim := minPos(minPos(best.n, hold), tooLong); lim >= 0 && lim+2+len(lv.dash) < end {
+			end = lim + 2 + len(lv.dash)
+		}
+		needle := lv.needle()
+		from := 0
+		for from < end {
+			i := bytes.Index(buf[from:end], needle)
+			if i < 0 {
+				break
+			}
+			i += from
+			from = i + 1
+			r, outcome := checkCandidate(buf, i, lv.dash, atStart, eof, maxLine)
+			switch outcome {
+			case candNo:
+				continue
+			case candTooLong:
+				tooLong = minPos(tooLong, r.n)
+			case candUndecided:
+				if hold < 0 || r.n < hold {
+					hold = r.n
+				}
+			case candYes:
+				if best.n < 0 || r.n < best.n {
+					r.level = li
+					r.found = true
+					best = r
+				}
+			}
+			break
+		}
+	}
+	if tooLong >= 0 && (best.n < 0 || tooLong < best.n) && (hold < 0 || tooLong < hold) {
+		return scanResult{n: tooLong}, false
+	}
+	if best.n >= 0 && (hold < 0 || best.n < hold) {
+		return best, true
+	}
+	if hold >= 0 {
+		return scanResult{n: hold}, true
+	}
+	if eof {
+		return scanResult{n: len(buf)}, true
+	}
+	return scanResult{n: partialTail(buf, levels, atStart)}, true
 }

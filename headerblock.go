@@ -1,0 +1,342 @@
+package batch
+
+import (
+	"bytes"
+	"encoding/binary"
+)
+
+// This file reads a header block. readHeaderLines, line by line, is the
+// reference: it reads every block, with its deviations and errors. In front
+// of it, a block that lies whole in the read buffer and is written the
+// ordinary way is parsed in one loop without readLine and copied into
+// Decoder.meta in one piece (scanHeaders), and the MIME part header block
+// of nearly every operation is recognised whole (usualPartHeaders). The fast
+// paths only have to recognise the blocks they can take, and give up on
+// anything else before they change the decoder; TestScanHeaders checks them
+// against readHeaderLines on the same bytes.
+//
+// Reading line by line cost about 330 instructions per header line in
+// callgrind: a call to readLine and three to IndexByte (each of them
+// spilling every live register, as Go's ABI saves none) and a copy into
+// meta per line. Operations carry seven or eight lines, which made header
+// reading half of the decoder's work on small operations. In scanHeaders a
+// line costs one IndexByte for its end, its colon found by comparing words
+// for Content-Type and Content-Length (knownName), and the block one count
+// of its CRs and one copy; the two usual MIME part header lines are
+// compared whole (usualLine). A SWAR loop (eight bytes a step for ':', CR
+// and LF) was tried instead of IndexByte and cost more: the compiler
+// spilled its state on every step.
+
+// readHeaders reads header lines into meta and spans up to the blank line.
+// ended reports a delimiter line met first: the block ran into the next
+// delimiter without its blank line, which is then pending.
+func (d *Decoder) readHeaders(hb *headerBlock, limit int) (ended bool, err error) {
+	if d.scanHeaders(hb, limit, 0) {
+		return false, nil
+	}
+	return d.readHeaderLines(hb, limit)
+}
+
+// readHeaderLines is readHeaders line by line: the reference for every
+// block, and the reader of those scanHeaders leaves.
+func (d *Decoder) readHeaderLines(hb *headerBlock, limit int) (ended bool, err error) {
+	// Work on a local slice header, stored back on success (an error is
+	// sticky, so the spans no longer matter then): appending through the
+	// pointer on every line showed up in profiles.
+	sp := hb.spans
+	used := 0
+	for {
+		off := d.base + int64(d.rp)
+		line, bareLF, err := d.readLine()
+		if err != nil {
+			return false, err
+		}
+		if len(line) > 1 && line[0] == '-' && line[1] == '-' {
+			if li, cl, ok := delimiterLine(line, d.levels); ok {
+				d.setPending(li, cl, off)
+				if bareLF {
+					err = d.deviateNext(DevBareLF, off)
+				}
+				hb.spans = sp
+				return true, err
+			}
+		}
+		if bareLF {
+			if err := d.deviate(DevBareLF, off); err != nil {
+				return false, err
+			}
+		}
+		if len(line) == 0 {
+			hb.spans = sp
+			return false, nil
+		}
+		used += len(line) + fieldOverhead
+		if used > limit {
+			return false, d.syntaxErrorAt(off, ErrHeaderTooLarge, 0, "")
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if len(sp) == 0 {
+				return false, d.syntaxErrorAt(off, ErrHeader, 0, "continuation line before any header: "+quote(string(line)))
+			}
+			if err := d.deviate(DevObsFold, off); err != nil {
+				return false, err
+			}
+			last := &sp[len(sp)-1]
+			if cont := trimWS(line); len(cont) > 0 {
+				// The value is the last thing in meta: extend it.
+				if last.value.b > last.value.a {
+					d.meta = append(d.meta, ' ')
+				}
+				d.meta = append(d.meta, cont...)
+				last.value.b = len(d.meta)
+			}
+			continue
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			return false, d.syntaxErrorAt(off, ErrHeader, 0, "no colon in "+quote(string(line)))
+		}
+		nameEnd := len(trimRightWS(line[:colon]))
+		if nameEnd == 0 {
+			return false, d.syntaxErrorAt(off, ErrHeader, 0, "empty name in "+quote(string(line)))
+		}
+		vs := colon + 1
+		for vs < len(line) && (line[vs] == ' ' || line[vs] == '\t') {
+			vs++
+		}
+		ve := vs + len(trimRightWS(line[vs:]))
+		// RFC 9112 §5.1: no whitespace between name and colon; a CR
+		// alone inside a value is no line break (RFC 9112 §2.2).
+		if nameEnd < colon || bytes.IndexByte(line[vs:ve], '\r') >= 0 {
+			if err := d.deviate(DevHeaderSyntax, off); err != nil {
+				return false, err
+			}
+		}
+		// One copy of the line up to the value's end; name and value
+		// are spans of it.
+		base := len(d.meta)
+		d.meta = append(d.meta, line[:ve]...)
+		sp = append(sp, fieldSpan{
+			name:   span{base, base + nameEnd},
+			value:  span{base + vs, base + ve},
+			offset: off,
+		})
+		if k := headerKey(line[:nameEnd]); k != keyOther {
+			if hb.first[k] == 0 {
+				hb.first[k] = len(sp)
+			}
+			if k == keyContentLength {
+				hb.lengths++
+			}
+		}
+	}
+}
+
+// scanHeaders parses the header block at the read position into hb and
+// reports whether it could. It takes a block only if it lies whole in the
+// buffer up to its blank line, every line ends in CRLF, within the line and
+// header limits, and no line is folded, delimiter-like ("-" first), without
+// a name, with whitespace before its colon, or with a CR of its own: the
+// blocks on which readHeaderLines would record no deviation and return no
+// error and no delimiter, and would build the same spans. It takes only an
+// empty (reset) hb, as readPart and readMessage pass it; on false nothing is
+// consumed and hb is empty again.
+//
+// pre bytes before the read position (an embedded start line with its CRLF,
+// parsed in place) are copied into meta with the block, in the same copy.
+func (d *Decoder) scanHeaders(hb *headerBlock, limit, pre int) bool {
+	if len(hb.spans) != 0 {
+		return false // not a fresh block: the fast path restores a reset one
+	}
+	w := d.buf[d.rp:d.wp]
+	base := len(d.meta) + pre   // where w[0] will be in meta
+	off := d.base + int64(d.rp) // the input offset of w[0]
+	maxLine := d.opts.maxLine
+	mime := hb == &d.ph // usual lines are MIME part headers, not embedded ones
+	used, pos, lines, usual := 0, 0, 0, 0
+	for {
+		rest := w[pos:]
+		if len(rest) >= 2 && rest[0] == '\r' && rest[1] == '\n' {
+			pos += 2 // the blank line
+			break
+		}
+		n := 0
+		if mime {
+			n = usualLine(rest)
+		}
+		if n > 0 {
+			// A line written the usual way, compared whole: its
+			// one CR is its line break, so it needs no count.
+			colon, vs, k := 12, 14, keyContentType
+			if n == usualCTE {
+				colon, vs, k = 25, 27, keyOther
+			}
+			used += n - 2 + fieldOverhead
+			if used > limit || n-1 > maxLine {
+				hb.reset()
+				return false
+			}
+			o := base + pos
+			hb.spans = append(hb.spans, fieldSpan{
+				name:   span{o, o + colon},
+				value:  span{o + vs, o + n - 2},
+				offset: off + int64(pos),
+			})
+			if k != keyOther && hb.first[k] == 0 {
+				hb.first[k] = len(hb.spans)
+			}
+			lines++
+			usual++
+			pos += n
+			continue
+		}
+		i := bytes.IndexByte(rest, '\n')
+		// A bare LF, the buffer's end or an overlong line: read it
+		// line by line.
+		if i < 1 || rest[i-1] != '\r' || i > maxLine {
+			hb.reset()
+			return false
+		}
+		line := rest[:i-1]
+		used += len(line) + fieldOverhead
+		colon, k := knownName(line)
+		if colon < 0 {
+			colon = bytes.IndexByte(line, ':')
+			if c := line[0]; colon <= 0 || c == ' ' || c == '\t' || c == '-' || isWS(line[colon-1]) {
+				hb.reset()
+				return false
+			}
+			k = headerKey(line[:colon])
+		}
+		if used > limit {
+			hb.reset()
+			return false
+		}
+		vs, ve := colon+1, len(line)
+		for vs < ve && isWS(line[vs]) {
+			vs++
+		}
+		for ve > vs && isWS(line[ve-1]) {
+			ve--
+		}
+		o := base + pos
+		hb.spans = append(hb.spans, fieldSpan{
+			name:   span{o, o + colon},
+			value:  span{o + vs, o + ve},
+			offset: off + int64(pos),
+		})
+		if k != keyOther {
+			if hb.first[k] == 0 {
+				hb.first[k] = len(hb.spans)
+			}
+			if k == keyContentLength {
+				hb.lengths++
+			}
+		}
+		lines++
+		pos += i + 1
+	}
+	// A CR of its own in a name or value: one count over the block, cheaper
+	// than a search in every value.
+	if lines > usual && bytes.Count(w[:pos], crByte) != lines+1 {
+		hb.reset()
+		return false
+	}
+	d.meta = append(d.meta, d.buf[d.rp-pre:d.rp+pos]...)
+	d.rp += pos
+	return true
+}
+
+var crByte = []byte{'\r'}
+
+// knownName recognises Content-Type and Content-Length, in any case, each
+// followed at once by its colon, by comparing words as headerKey does, so
+// that their lines (one or two in every header block) need no search for
+// the colon. It returns the colon's index and the name's key, or -1 for any
+// other line. It is kept small enough to be inlined (as a call it cost half
+// of what it saved), which leaves Content-ID and Content-Transfer-Encoding
+// to the search.
+func knownName(line []byte) (colon, key int) {
+	// Letters fold with OR 0x20, the hyphen is compared as it is (OR 0x20
+	// would turn a CR into it), and so is each colon.
+	if len(line) < len("content-type:") || binary.LittleEndian.Uint64(line)|0x0020202020202020 != contentPrefix {
+		return -1, keyOther
+	}
+	switch x := binary.LittleEndian.Uint64(line[5:]) | 0x2020202020002020; { // "nt-type:" or "nt-lengt"
+	case x&0xffffffffffffff == 'n'|'t'<<8|'-'<<16|'t'<<24|'y'<<32|'p'<<40|'e'<<48 && line[12] == ':':
+		return 12, keyContentType
+	case x == 'n'|'t'<<8|'-'<<16|'l'<<24|'e'<<32|'n'<<40|'g'<<48|'t'<<56 && len(line) > 14 && line[13]|0x20 == 'h' && line[14] == ':':
+		return 14, keyContentLength
+	}
+	return -1, keyOther
+}
+
+// Words of the two MIME part header lines nearly every operation carries,
+// written so by OData.net, Microsoft Graph and this package's Encoder.
+const (
+	wContent = 'C' | 'o'<<8 | 'n'<<16 | 't'<<24 | 'e'<<32 | 'n'<<40 | 't'<<48 | '-'<<56   // "Content-"
+	wTypeAp  = 'T' | 'y'<<8 | 'p'<<16 | 'e'<<24 | ':'<<32 | ' '<<40 | 'a'<<48 | 'p'<<56   // "Type: ap"
+	wPlicati = 'p' | 'l'<<8 | 'i'<<16 | 'c'<<24 | 'a'<<32 | 't'<<40 | 'i'<<48 | 'o'<<56   // "plicatio"
+	wNHTTP   = 'n' | '/'<<8 | 'h'<<16 | 't'<<24 | 't'<<32 | 'p'<<40 | '\r'<<48 | '\n'<<56 // "n/http\r\n"
+	wTransfe = 'T' | 'r'<<8 | 'a'<<16 | 'n'<<24 | 's'<<32 | 'f'<<40 | 'e'<<48 | 'r'<<56   // "Transfer"
+	wEncodin = '-' | 'E'<<8 | 'n'<<16 | 'c'<<24 | 'o'<<32 | 'd'<<40 | 'i'<<48 | 'n'<<56   // "-Encodin"
+	wGBinar  = 'g' | ':'<<8 | ' '<<16 | 'b'<<24 | 'i'<<32 | 'n'<<40 | 'a'<<48 | 'r'<<56   // "g: binar"
+	wNaryEnd = 'n' | 'a'<<8 | 'r'<<16 | 'y'<<24 | '\r'<<32 | '\n'<<40                     // "nary\r\n", the last six bytes
+)
+
+// usualLine recognises, by comparing words, the header lines
+// "Content-Type: application/http" and "Content-Transfer-Encoding: binary"
+// at the start of b, each with its CRLF: the MIME part headers of nearly
+// every operation, which then need neither a search for their line break
+// nor one for their colon. It returns the length of the line with its CRLF,
+// usualCT or usualCTE, or 0 for any other line. It is small enough to be
+// inlined, as a call cost a fifth of what it saves.
+func usualLine(b []byte) int {
+	if len(b) < usualCTE || binary.LittleEndian.Uint64(b) != wContent {
+		return 0
+	}
+	switch binary.LittleEndian.Uint64(b[8:]) {
+	case wTypeAp:
+		if binary.LittleEndian.Uint64(b[16:]) == wPlicati && binary.LittleEndian.Uint64(b[24:]) == wNHTTP {
+			return usualCT
+		}
+	case wTransfe:
+		if binary.LittleEndian.Uint64(b[16:]) == wEncodin && binary.LittleEndian.Uint64(b[24:]) == wGBinar &&
+			binary.LittleEndian.Uint64(b[27:])>>16 == wNaryEnd {
+			return usualCTE
+		}
+	}
+	return 0
+}
+
+// usualBlock is the MIME part header block of nearly every operation: both
+// usual lines in the usual order, and the blank line.
+const usualBlock = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n"
+
+// usualPartHeaders reads the usual MIME part header block (usualBlock) at
+// the read position, if that is what is there, in one compare, and reports
+// whether it did: what scanHeaders would read there, without its loop.
+func (d *Decoder) usualPartHeaders(limit int) bool {
+	const used = usualCT + usualCTE - 4 + 2*fieldOverhead
+	w := d.buf[d.rp:d.wp]
+	// The blank line first: when a third line follows (a Content-ID),
+	// that one byte tells.
+	if len(w) < len(usualBlock) || w[len(usualBlock)-2] != '\r' ||
+		string(w[:len(usualBlock)]) != usualBlock || used > limit || len(d.ph.spans) != 0 {
+		return false
+	}
+	base, off := len(d.meta), d.base+int64(d.rp)
+	d.meta = append(d.meta, usualBlock...)
+	d.ph.spans = append(d.ph.spans,
+		fieldSpan{name: span{base, base + 12}, value: span{base + 14, base + usualCT - 2}, offset: off},
+		fieldSpan{name: span{base + usualCT, base + usualCT + 25}, value: span{base + usualCT + 27, base + usualCT + usualCTE - 2}, offset: off + int64(usualCT)})
+	d.ph.first[keyContentType] = 1
+	d.rp += len(usualBlock)
+	return true
+}
+
+// Lengths of the usual lines with their CRLF.
+const (
+	usualCT  = len("Content-Type: application/http\r\n")
+	usualCTE = len("Content-Transfer-Encoding: binary\r\n")
+)
