@@ -375,6 +375,75 @@ func TestBodyWriteTo(t *testing.T) {
 	require.Equal(t, io.EOF, err, "EOF is sticky")
 }
 
+// TestBodyWriteToShort checks WriteTo with writers that take part of a body
+// in the buffer, or fail: a short writer is called again for the rest, a
+// failing one's error is returned with the bytes it took, and Next skips
+// what is left.
+func TestBodyWriteToShort(t *testing.T) {
+	bodies := [][]byte{[]byte("0123456789"), []byte("next"), []byte("")}
+	data := genBatch("b", "\r\n", bodies)
+	for _, tc := range []struct {
+		name    string
+		w       io.Writer
+		n       int64
+		wantErr error
+	}{
+		{"short", &chunkWriter{max: 3}, 10, nil},
+		{"failing", &chunkWriter{max: 4, fail: 1}, 4, errWriteFailed},
+		{"zero", &chunkWriter{max: 0}, 0, io.ErrShortWrite},
+		{"overlong", overWriter{}, 0, errBadWrite},
+	} {
+		d, err := NewDecoderBoundary(bytes.NewReader(data), "b")
+		require.NoError(t, err)
+		p, err := d.Next()
+		require.NoError(t, err)
+		n, err := p.WriteTo(tc.w)
+		require.Equal(t, tc.n, n, tc.name)
+		require.Equal(t, tc.wantErr, err, tc.name)
+		if cw, ok := tc.w.(*chunkWriter); ok {
+			require.Equal(t, string(bodies[0][:n]), cw.buf.String(), tc.name)
+		}
+		p, err = d.Next()
+		require.NoError(t, err, tc.name)
+		var w bytes.Buffer
+		_, err = p.WriteTo(&w)
+		require.NoError(t, err, tc.name)
+		require.Equal(t, "next", w.String(), tc.name)
+		p, err = d.Next()
+		require.NoError(t, err, tc.name)
+		n, err = p.WriteTo(&w)
+		require.NoError(t, err, tc.name)
+		require.Zero(t, n, tc.name)
+		_, err = d.Next()
+		require.Equal(t, io.EOF, err, tc.name)
+	}
+}
+
+var errWriteFailed = errors.New("write failed")
+
+// chunkWriter takes at most max bytes a call; after fail calls (when fail
+// is set) it fails.
+type chunkWriter struct {
+	buf       bytes.Buffer
+	max, fail int
+	calls     int
+}
+
+func (w *chunkWriter) Write(p []byte) (int, error) {
+	n := min(len(p), w.max)
+	w.buf.Write(p[:n])
+	w.calls++
+	if w.fail > 0 && w.calls >= w.fail {
+		return n, errWriteFailed
+	}
+	return n, nil
+}
+
+// overWriter claims more bytes than it was given.
+type overWriter struct{}
+
+func (overWriter) Write(p []byte) (int, error) { return len(p) + 1, nil }
+
 func TestContentTypeErrors(t *testing.T) {
 	for _, tc := range []struct {
 		ct   string
