@@ -53,7 +53,10 @@ type Decoder struct {
 	// current part are copied into meta (a block in one piece, see
 	// headerblock.go), so that the views stay valid while the body moves
 	// through buf. spans index meta; views are built once the part's
-	// headers are complete.
+	// headers are complete. meta always begins with usualBlock, which the
+	// spans of the usual MIME part header block point to, so that reading
+	// that block copies nothing (see usualPartHeaders); a part's own bytes
+	// follow it.
 	meta   []byte
 	ph     headerBlock // the MIME part headers
 	eh     headerBlock // the embedded HTTP headers
@@ -142,7 +145,7 @@ func (d *Decoder) init(r io.Reader, boundary string, opts []DecodeOption) {
 		r:       r,
 		levels:  levels,
 		region:  region{open: true, atStart: true},
-		meta:    d.meta[:0],
+		meta:    append(d.meta[:0], usualBlock...),
 		ph:      headerBlock{spans: d.ph.spans[:0]},
 		eh:      headerBlock{spans: d.eh.spans[:0]},
 		pviews:  d.pviews[:0],
@@ -221,7 +224,7 @@ func (d *Decoder) resetPart(k Kind, depth int) {
 	*p = Part{}
 	p.d, p.kind, p.depth, p.clen, p.dev = d, k, depth, -1, d.pend.dev
 	d.pend.dev = 0
-	d.meta = d.meta[:0]
+	d.meta = d.meta[:len(usualBlock)]
 	d.ph.reset()
 	d.eh.reset()
 }

@@ -315,7 +315,9 @@ const usualBlock = "Content-Type: application/http\r\nContent-Transfer-Encoding:
 
 // usualPartHeaders reads the usual MIME part header block (usualBlock) at
 // the read position, if that is what is there, in one compare, and reports
-// whether it did: what scanHeaders would read there, without its loop.
+// whether it did: what scanHeaders would read there, without its loop, and
+// without a copy, as its spans point to the copy of usualBlock that
+// Decoder.meta always begins with.
 func (d *Decoder) usualPartHeaders(limit int) bool {
 	const used = usualCT + usualCTE - 4 + 2*fieldOverhead
 	w := d.buf[d.rp:d.wp]
@@ -325,8 +327,8 @@ func (d *Decoder) usualPartHeaders(limit int) bool {
 		string(w[:len(usualBlock)]) != usualBlock || used > limit || len(d.ph.spans) != 0 {
 		return false
 	}
-	base, off := len(d.meta), d.base+int64(d.rp)
-	d.meta = append(d.meta, usualBlock...)
+	const base = 0 // meta[:len(usualBlock)] is usualBlock
+	off := d.base + int64(d.rp)
 	d.ph.spans = append(d.ph.spans,
 		fieldSpan{name: span{base, base + 12}, value: span{base + 14, base + usualCT - 2}, offset: off},
 		fieldSpan{name: span{base + usualCT, base + usualCT + 25}, value: span{base + usualCT + 27, base + usualCT + usualCTE - 2}, offset: off + int64(usualCT)})
