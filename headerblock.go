@@ -3,6 +3,7 @@ package batch
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 )
 
 // This file reads a header block. readHeaderLines, line by line, is the
@@ -154,6 +155,18 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit, pre int) bool {
 	maxLine := d.opts.maxLine
 	mime := hb == &d.ph // usual lines are MIME part headers, not embedded ones
 	used, pos, lines, usual := 0, 0, 0, 0
+	reused := 0 // lines at the start of the block read from d.memo
+	if !mime && len(d.memo.lines) > 0 {
+		if reused = d.reuseLines(hb, w, base, off); reused > 0 {
+			last := &d.memo.lines[reused-1]
+			used, pos, lines = last.used, last.end, reused
+			if used > limit {
+				hb.reset()
+				return false
+			}
+		}
+	}
+	from := pos // the CRs before from need no count
 	for {
 		rest := w[pos:]
 		if len(rest) >= 2 && rest[0] == '\r' && rest[1] == '\n' {
@@ -238,9 +251,12 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit, pre int) bool {
 	}
 	// A CR of its own in a name or value: one count over the block, cheaper
 	// than a search in every value.
-	if lines > usual && bytes.Count(w[:pos], crByte) != lines+1 {
+	if lines > usual+reused && bytes.Count(w[from:pos], crByte) != lines-reused+1 {
 		hb.reset()
 		return false
+	}
+	if !mime && reused < lines {
+		d.memo.record(hb, w[:pos], base, off)
 	}
 	d.meta = append(d.meta, d.buf[d.rp-pre:d.rp+pos]...)
 	d.rp += pos
@@ -248,6 +264,99 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit, pre int) bool {
 }
 
 var crByte = []byte{'\r'}
+
+// headerMemo is the last embedded header block scanHeaders read, kept so
+// that the next one can reuse the lines they share. The operations of a
+// batch are written by one client or service, and their embedded header
+// blocks repeat line for line (Content-Type, OData-Version, Prefer...),
+// often up to a Content-Length that differs: a line byte for byte equal to
+// the memo's, at the same place, has the same name and value spans, key and
+// validity, so it is taken without its search for the line end, its colon,
+// its trimming or its share of the CR count. On the benchmark's operations
+// the embedded block was two fifths of the decoder's instructions.
+type headerMemo struct {
+	block []byte     // the block, from its first line to its blank line
+	lines []memoLine // its lines, in order
+}
+
+// memoLine is one line of the memo, its positions relative to the block.
+type memoLine struct {
+	field fieldSpan // name and value spans, offset (of the line)
+	end   int       // the end of the line, after its LF
+	used  int       // header bytes charged up to and with this line
+	key   int
+}
+
+// reuseLines appends to hb, whose block starts at w (and at base in meta,
+// off in the input), the fields of the memo's lines that w repeats
+// whole from its start, and returns how many there were.
+func (d *Decoder) reuseLines(hb *headerBlock, w []byte, base int, off int64) int {
+	m := len(d.memo.block)
+	if len(w) < m || string(w[:m]) != string(d.memo.block) {
+		// Not the whole block again (one compare, the usual case):
+		// the lines up to the first difference.
+		m = commonPrefix(w, d.memo.block)
+	}
+	n := 0
+	for n < len(d.memo.lines) && d.memo.lines[n].end <= m {
+		l := &d.memo.lines[n]
+		n++
+		hb.spans = append(hb.spans, fieldSpan{
+			name:   l.field.name.add(base),
+			value:  l.field.value.add(base),
+			offset: off + l.field.offset,
+		})
+		if l.key != keyOther {
+			if hb.first[l.key] == 0 {
+				hb.first[l.key] = n
+			}
+			if l.key == keyContentLength {
+				hb.lengths++
+			}
+		}
+	}
+	return n
+}
+
+// record makes the block just read, block with its blank line, at base in
+// meta and off in the input, with its fields in hb, the memo.
+func (m *headerMemo) record(hb *headerBlock, block []byte, base int, off int64) {
+	m.block = append(m.block[:0], block...)
+	m.lines = m.lines[:0]
+	used := 0
+	for i, f := range hb.spans {
+		start := int(f.offset - off)
+		end := len(block) - 2
+		if i+1 < len(hb.spans) {
+			end = int(hb.spans[i+1].offset - off)
+		}
+		used += end - start - 2 + fieldOverhead
+		m.lines = append(m.lines, memoLine{
+			field: fieldSpan{name: f.name.add(-base), value: f.value.add(-base), offset: int64(start)},
+			end:   end,
+			used:  used,
+			key:   headerKey(block[start : start+f.name.b-f.name.a]),
+		})
+	}
+}
+
+// commonPrefix returns the length of the longest common prefix of a and b,
+// comparing eight bytes a step.
+func commonPrefix(a, b []byte) int {
+	i := 0
+	for len(a) >= 8 && len(b) >= 8 {
+		if x := binary.LittleEndian.Uint64(a) ^ binary.LittleEndian.Uint64(b); x != 0 {
+			return i + bits.TrailingZeros64(x)/8
+		}
+		a, b, i = a[8:], b[8:], i+8
+	}
+	for j := 0; j < len(a) && j < len(b); j++ {
+		if a[j] != b[j] {
+			return i + j
+		}
+	}
+	return i + min(len(a), len(b))
+}
 
 // knownName recognises Content-Type and Content-Length, in any case, each
 // followed at once by its colon, by comparing words as headerKey does, so

@@ -121,3 +121,82 @@ func TestScanHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderMemo checks the memo of the last embedded header block: after
+// one block, the next is read with the lines they share taken from the
+// memo, and must be taken or left exactly as without the memo, with the
+// same fields, keys and consumption as readHeaderLines.
+func TestHeaderMemo(t *testing.T) {
+	blocks := []string{
+		"Content-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\nContent-Length: 200\r\n\r\n",
+		"Content-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\nContent-Length: 20\r\n\r\n",
+		"Content-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\nContent-Length: 2000\r\n\r\n",
+		"Content-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\n\r\n",
+		"Content-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\nContent-ID: 7\r\nContent-Length: 20\r\n\r\n",
+		"Content-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\nX: a\rb\r\n\r\n",
+		"Content-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\nContent-Length: 20\r\n\r\n",
+		"Content-Type: application/json; odata.metadata=minimal\r\nOData-Version : 4.0\r\n\r\n",
+		"Content-Type: application/json; odata.metadata=minimal\r\n folded\r\n\r\n",
+		"Content-Type: application/json\r\nContent-Length: 2 \r\ncontent-length:2\r\n\r\n",
+		"Content-Type: application/json\r\n\r\n",
+		"X: \r\n\r\n",
+		"\r\n",
+	}
+	fields := func(d *Decoder) []Field {
+		var fs []Field
+		for _, f := range d.eh.spans {
+			fs = append(fs, Field{string(f.name.of(d.meta)), string(f.value.of(d.meta)) + "@" + strconv.FormatInt(f.offset, 10)})
+		}
+		return fs
+	}
+	// load returns a decoder with input in its buffer, and the read
+	// position at skip, as if skip bytes had been read.
+	load := func(input string, skip int) *Decoder {
+		d, err := NewDecoderBoundary(strings.NewReader(input), "b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for !d.eof {
+			if err := d.fill(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d.rp = skip
+		return d
+	}
+	for _, a := range blocks {
+		for _, b := range blocks {
+			for _, limit := range []int{DefaultMaxHeaderBytes, 100} {
+				input := a + b + "body\r\n--b--\r\n"
+				memo := load(input, 0)
+				if !memo.scanHeaders(&memo.eh, DefaultMaxHeaderBytes, 0) {
+					memo.rp = len(a) // a is not taken: no memo
+				}
+				memo.eh.reset()
+				memo.meta = memo.meta[:len(usualBlock)]
+				plain, slow := load(input, len(a)), load(input, len(a))
+				ok := memo.scanHeaders(&memo.eh, limit, 0)
+				if want := plain.scanHeaders(&plain.eh, limit, 0); ok != want {
+					t.Errorf("after %q, scanHeaders(%q, %d) = %v with the memo, %v without", a, b, limit, ok, want)
+					continue
+				}
+				if !ok {
+					if memo.rp != len(a) || len(memo.eh.spans) != 0 || memo.eh.first != [numKeys]int{} || memo.eh.lengths != 0 {
+						t.Errorf("after %q, scanHeaders(%q) = false but changed the block or consumed bytes", a, b)
+					}
+					continue
+				}
+				if _, err := slow.readHeaderLines(&slow.eh, limit); err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(fields(slow), fields(memo)); diff != "" {
+					t.Errorf("after %q, scanHeaders(%q) fields mismatch (-readHeaderLines +memo):\n%s", a, b, diff)
+				}
+				if memo.rp != slow.rp || memo.eh.first != slow.eh.first || memo.eh.lengths != slow.eh.lengths {
+					t.Errorf("after %q, scanHeaders(%q): rp %d, first %v, lengths %d; readHeaderLines: %d, %v, %d",
+						a, b, memo.rp, memo.eh.first, memo.eh.lengths, slow.rp, slow.eh.first, slow.eh.lengths)
+				}
+			}
+		}
+	}
+}
