@@ -277,6 +277,9 @@ var crByte = []byte{'\r'}
 type headerMemo struct {
 	block []byte     // the block, from its first line to its blank line
 	lines []memoLine // its lines, in order
+	// first and lengths of the whole block, for a block repeated whole
+	first   [numKeys]int
+	lengths int
 }
 
 // memoLine is one line of the memo, its positions relative to the block.
@@ -292,11 +295,19 @@ type memoLine struct {
 // whole from its start, and returns how many there were.
 func (d *Decoder) reuseLines(hb *headerBlock, w []byte, base int, off int64) int {
 	m := len(d.memo.block)
-	if len(w) < m || string(w[:m]) != string(d.memo.block) {
-		// Not the whole block again (one compare, the usual case):
-		// the lines up to the first difference.
-		m = commonPrefix(w, d.memo.block)
+	if len(w) >= m && string(w[:m]) == string(d.memo.block) {
+		// The whole block again (one compare, the usual case): its
+		// fields moved, its keys as they were.
+		sp := hb.spans
+		for i := range d.memo.lines {
+			l := &d.memo.lines[i].field
+			sp = append(sp, fieldSpan{name: l.name.add(base), value: l.value.add(base), offset: off + l.offset})
+		}
+		hb.spans, hb.first, hb.lengths = sp, d.memo.first, d.memo.lengths
+		return len(d.memo.lines)
 	}
+	// The lines up to the first difference.
+	m = commonPrefix(w, d.memo.block)
 	n := 0
 	for n < len(d.memo.lines) && d.memo.lines[n].end <= m {
 		l := &d.memo.lines[n]
@@ -323,6 +334,7 @@ func (d *Decoder) reuseLines(hb *headerBlock, w []byte, base int, off int64) int
 func (m *headerMemo) record(hb *headerBlock, block []byte, base int, off int64) {
 	m.block = append(m.block[:0], block...)
 	m.lines = m.lines[:0]
+	m.first, m.lengths = hb.first, hb.lengths
 	used := 0
 	for i, f := range hb.spans {
 		start := int(f.offset - off)
