@@ -3,7 +3,6 @@ package batch
 import (
 	"bytes"
 	"encoding/binary"
-	"math/bits"
 )
 
 // This file reads a header block. readHeaderLines, line by line, is the
@@ -255,7 +254,11 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit, pre int) bool {
 		hb.reset()
 		return false
 	}
-	if !mime && reused < lines {
+	if !mime && reused == 0 && lines > 0 {
+		// A block that shares no line with the memo becomes the memo.
+		// One that shares some keeps it: on blocks that differ only in
+		// their Content-Length, say, recording each one cost more
+		// than the lines it saves.
 		d.memo.record(hb, w[:pos], base, off)
 	}
 	d.meta = append(d.meta, d.buf[d.rp-pre:d.rp+pos]...)
@@ -306,11 +309,14 @@ func (d *Decoder) reuseLines(hb *headerBlock, w []byte, base int, off int64) int
 		hb.spans, hb.first, hb.lengths = sp, d.memo.first, d.memo.lengths
 		return len(d.memo.lines)
 	}
-	// The lines up to the first difference.
-	m = commonPrefix(w, d.memo.block)
-	n := 0
-	for n < len(d.memo.lines) && d.memo.lines[n].end <= m {
+	// The lines up to the first difference, each compared whole.
+	n, start := 0, 0
+	for n < len(d.memo.lines) {
 		l := &d.memo.lines[n]
+		if l.end > len(w) || string(w[start:l.end]) != string(d.memo.block[start:l.end]) {
+			break
+		}
+		start = l.end
 		n++
 		hb.spans = append(hb.spans, fieldSpan{
 			name:   l.field.name.add(base),
@@ -350,24 +356,6 @@ func (m *headerMemo) record(hb *headerBlock, block []byte, base int, off int64) 
 			key:   headerKey(block[start : start+f.name.b-f.name.a]),
 		})
 	}
-}
-
-// commonPrefix returns the length of the longest common prefix of a and b,
-// comparing eight bytes a step.
-func commonPrefix(a, b []byte) int {
-	i := 0
-	for len(a) >= 8 && len(b) >= 8 {
-		if x := binary.LittleEndian.Uint64(a) ^ binary.LittleEndian.Uint64(b); x != 0 {
-			return i + bits.TrailingZeros64(x)/8
-		}
-		a, b, i = a[8:], b[8:], i+8
-	}
-	for j := 0; j < len(a) && j < len(b); j++ {
-		if a[j] != b[j] {
-			return i + j
-		}
-	}
-	return i + min(len(a), len(b))
 }
 
 // knownName recognises Content-Type and Content-Length, in any case, each
