@@ -254,12 +254,8 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit, pre int) bool {
 		hb.reset()
 		return false
 	}
-	if !mime && reused == 0 && lines > 0 {
-		// A block that shares no line with the memo becomes the memo.
-		// One that shares some keeps it: on blocks that differ only in
-		// their Content-Length, say, recording each one cost more
-		// than the lines it saves.
-		d.memo.record(hb, w[:pos], base, off)
+	if !mime && (reused == 0 || d.memo.misses != 0) {
+		d.memo.update(hb, w[:pos], base, off, reused, lines)
 	}
 	d.meta = append(d.meta, d.buf[d.rp-pre:d.rp+pos]...)
 	d.rp += pos
@@ -283,6 +279,7 @@ type headerMemo struct {
 	// first and lengths of the whole block, for a block repeated whole
 	first   [numKeys]int
 	lengths int
+	misses  int // blocks in a row that shared no line with the memo
 }
 
 // memoLine is one line of the memo, its positions relative to the block.
@@ -333,6 +330,26 @@ func (d *Decoder) reuseLines(hb *headerBlock, w []byte, base int, off int64) int
 		}
 	}
 	return n
+}
+
+// update decides whether the block just read, with lines lines of which
+// reused came from the memo, becomes the memo (see record). A block that
+// shares a line with the memo keeps it: on blocks that differ only in their
+// Content-Length, say, recording each one cost more than the lines it
+// saves. A block that shares none replaces it only if the one before it
+// shared none either: on two kinds of block in turn (requests with and
+// without a body), recording each one cost more than the parsing saved.
+func (m *headerMemo) update(hb *headerBlock, block []byte, base int, off int64, reused, lines int) {
+	switch {
+	case reused > 0:
+		m.misses = 0
+	case lines == 0:
+	case m.misses > 0 || len(m.lines) == 0:
+		m.misses = 0
+		m.record(hb, block, base, off)
+	default:
+		m.misses++
+	}
 }
 
 // record makes the block just read, block with its blank line, at base in

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
 )
 
 // TestKnownName checks knownName against the general path it shortcuts: an
@@ -196,6 +197,55 @@ func TestHeaderMemo(t *testing.T) {
 					t.Errorf("after %q, scanHeaders(%q): rp %d, first %v, lengths %d; readHeaderLines: %d, %v, %d",
 						a, b, memo.rp, memo.eh.first, memo.eh.lengths, slow.rp, slow.eh.first, slow.eh.lengths)
 				}
+			}
+		}
+	}
+}
+
+// TestHeaderMemoSequence reads runs of embedded blocks with one decoder, so
+// that the memo is kept, replaced or left as the blocks go, and checks each
+// block against readHeaderLines.
+func TestHeaderMemoSequence(t *testing.T) {
+	const (
+		a  = "Content-Type: application/json\r\nOData-Version: 4.0\r\nContent-Length: 200\r\n\r\n"
+		a2 = "Content-Type: application/json\r\nOData-Version: 4.0\r\nContent-Length: 20\r\n\r\n"
+		b  = "Accept: application/json\r\nContent-ID: 3\r\n\r\n"
+		c  = "content-type: text/plain\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n"
+	)
+	for _, seq := range [][]string{
+		{a, b, a, b, a, b},
+		{a, c, c, c, a, a},
+		{a, a2, a, a2, a2},
+		{a, "\r\n", a, "\r\n", b, b, a},
+		{b, a, a2, c, a, a, b, b, b, c},
+	} {
+		input := strings.Join(seq, "") + "body\r\n--b--\r\n"
+		d, err := NewDecoderBoundary(strings.NewReader(input), "b")
+		require.NoError(t, err)
+		for !d.eof {
+			require.NoError(t, d.fill())
+		}
+		for i, block := range seq {
+			slow, err := NewDecoderBoundary(strings.NewReader(input), "b")
+			require.NoError(t, err)
+			for !slow.eof {
+				require.NoError(t, slow.fill())
+			}
+			slow.rp = d.rp
+			d.eh.reset()
+			d.meta = d.meta[:len(usualBlock)]
+			require.True(t, d.scanHeaders(&d.eh, DefaultMaxHeaderBytes, 0), "%q: block %d", seq, i)
+			_, err = slow.readHeaderLines(&slow.eh, DefaultMaxHeaderBytes)
+			require.NoError(t, err)
+			require.Equal(t, slow.rp, d.rp, "%q: block %d", seq, i)
+			require.Equal(t, slow.eh.first, d.eh.first, "%q: block %d", seq, i)
+			require.Equal(t, slow.eh.lengths, d.eh.lengths, "%q: block %d", seq, i)
+			require.Equal(t, len(slow.eh.spans), len(d.eh.spans), "%q: block %d", seq, i)
+			for j, f := range slow.eh.spans {
+				g := d.eh.spans[j]
+				require.Equal(t, string(f.name.of(slow.meta)), string(g.name.of(d.meta)), "%q: block %d", seq, i)
+				require.Equal(t, string(f.value.of(slow.meta)), string(g.value.of(d.meta)), "%q: block %d", seq, i)
+				require.Equal(t, f.offset, g.offset, "%q: block %d %q", seq, i, block)
 			}
 		}
 	}
