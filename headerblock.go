@@ -274,8 +274,9 @@ var crByte = []byte{'\r'}
 // its trimming or its share of the CR count. On the benchmark's operations
 // the embedded block was two fifths of the decoder's instructions.
 type headerMemo struct {
-	block []byte     // the block, from its first line to its blank line
-	lines []memoLine // its lines, in order
+	block []byte      // the block, from its first line to its blank line
+	spans []fieldSpan // its fields, spans and offsets relative to the block
+	lines []memoLine  // its lines, in order
 	// first and lengths of the whole block, for a block repeated whole
 	first   [numKeys]int
 	lengths int
@@ -284,10 +285,9 @@ type headerMemo struct {
 
 // memoLine is one line of the memo, its positions relative to the block.
 type memoLine struct {
-	field fieldSpan // name and value spans, offset (of the line)
-	end   int       // the end of the line, after its LF
-	used  int       // header bytes charged up to and with this line
-	key   int
+	end  int // the end of the line, after its LF
+	used int // header bytes charged up to and with this line
+	key  int
 }
 
 // reuseLines appends to hb, whose block starts at w (and at base in meta,
@@ -297,14 +297,16 @@ func (d *Decoder) reuseLines(hb *headerBlock, w []byte, base int, off int64) int
 	m := len(d.memo.block)
 	if len(w) >= m && string(w[:m]) == string(d.memo.block) {
 		// The whole block again (one compare, the usual case): its
-		// fields moved, its keys as they were.
-		sp := hb.spans
-		for i := range d.memo.lines {
-			l := &d.memo.lines[i].field
-			sp = append(sp, fieldSpan{name: l.name.add(base), value: l.value.add(base), offset: off + l.offset})
+		// fields copied in one piece and moved, its keys as they were.
+		sp := append(hb.spans[:0], d.memo.spans...)
+		for i := range sp {
+			f := &sp[i]
+			f.name.a, f.name.b = f.name.a+base, f.name.b+base
+			f.value.a, f.value.b = f.value.a+base, f.value.b+base
+			f.offset += off
 		}
 		hb.spans, hb.first, hb.lengths = sp, d.memo.first, d.memo.lengths
-		return len(d.memo.lines)
+		return len(sp)
 	}
 	// The lines up to the first difference, each compared whole.
 	n, start := 0, 0
@@ -314,11 +316,12 @@ func (d *Decoder) reuseLines(hb *headerBlock, w []byte, base int, off int64) int
 			break
 		}
 		start = l.end
+		f := &d.memo.spans[n]
 		n++
 		hb.spans = append(hb.spans, fieldSpan{
-			name:   l.field.name.add(base),
-			value:  l.field.value.add(base),
-			offset: off + l.field.offset,
+			name:   f.name.add(base),
+			value:  f.value.add(base),
+			offset: off + f.offset,
 		})
 		if l.key != keyOther {
 			if hb.first[l.key] == 0 {
@@ -357,6 +360,7 @@ func (m *headerMemo) update(hb *headerBlock, block []byte, base int, off int64, 
 func (m *headerMemo) record(hb *headerBlock, block []byte, base int, off int64) {
 	m.block = append(m.block[:0], block...)
 	m.lines = m.lines[:0]
+	m.spans = m.spans[:0]
 	m.first, m.lengths = hb.first, hb.lengths
 	used := 0
 	for i, f := range hb.spans {
@@ -366,11 +370,11 @@ func (m *headerMemo) record(hb *headerBlock, block []byte, base int, off int64) 
 			end = int(hb.spans[i+1].offset - off)
 		}
 		used += end - start - 2 + fieldOverhead
+		m.spans = append(m.spans, fieldSpan{name: f.name.add(-base), value: f.value.add(-base), offset: int64(start)})
 		m.lines = append(m.lines, memoLine{
-			field: fieldSpan{name: f.name.add(-base), value: f.value.add(-base), offset: int64(start)},
-			end:   end,
-			used:  used,
-			key:   headerKey(block[start : start+f.name.b-f.name.a]),
+			end:  end,
+			used: used,
+			key:  headerKey(block[start : start+f.name.b-f.name.a]),
 		})
 	}
 }
