@@ -25,7 +25,13 @@ import (
 // of its CRs and one copy; the two usual MIME part header lines are
 // compared whole (usualLine). A SWAR loop (eight bytes a step for ':', CR
 // and LF) was tried instead of IndexByte and cost more: the compiler
-// spilled its state on every step.
+// spilled its state on every step. So was splitting the loop in two, the
+// line ends found first and the lines parsed after without calls: it cost
+// more too.
+//
+// Embedded header blocks also repeat from one operation to the next, so
+// scanHeaders keeps the last one as a memo (headerMemo) and takes the lines
+// a block repeats from its start without parsing them again.
 
 // readHeaders reads header lines into meta and spans up to the blank line.
 // ended reports a delimiter line met first: the block ran into the next
@@ -144,6 +150,9 @@ func (d *Decoder) readHeaderLines(hb *headerBlock, limit int) (ended bool, err e
 //
 // pre bytes before the read position (an embedded start line with its CRLF,
 // parsed in place) are copied into meta with the block, in the same copy.
+// An embedded block's first lines may come from the memo (reuseLines): the
+// same bytes at the same place in the block, so the same fields, and no CR
+// of their own, which the count then leaves out.
 func (d *Decoder) scanHeaders(hb *headerBlock, limit, pre int) bool {
 	if len(hb.spans) != 0 {
 		return false // not a fresh block: the fast path restores a reset one
