@@ -151,12 +151,20 @@ func (d *Decoder) readPart() (*Part, error) {
 	}
 	d.start = [3]span{}
 
-	var ended bool
-	if !d.usualPartHeaders(d.opts.maxPartHeader) {
-		var err error
-		if ended, err = d.readHeaders(&d.ph, d.opts.maxPartHeader); err != nil {
+	if d.usualPartHeaders(d.opts.maxPartHeader) {
+		// The usual block: an operation, its Content-Type
+		// application/http without parameters, as the switch below
+		// would find.
+		p.kind = KindOperation
+		if err := d.readMessage(0); err != nil {
 			return nil, err
 		}
+		d.setStartLine()
+		return p, nil
+	}
+	ended, err := d.readHeaders(&d.ph, d.opts.maxPartHeader)
+	if err != nil {
+		return nil, err
 	}
 	ct := d.ph.get(keyContentType)
 	var mt, params []byte
