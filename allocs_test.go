@@ -107,8 +107,15 @@ func TestNewDecoderAllocs(t *testing.T) {
 // Encoder (it has no Reset) allocates a small constant, the same for 1
 // operation as for 1000, in a changeset or not: nothing per operation.
 func TestEncodeAllocsPerBatch(t *testing.T) {
-	ws := newWorkloads(false)
-	w1000, wcs := ws[1], ws[2]
+	var w1000, wcs *workload
+	for _, w := range newWorkloads(false) {
+		switch w.name {
+		case "1000x200B":
+			w1000 = w
+		case "changesets=100x10":
+			wcs = w
+		}
+	}
 	for _, tc := range []struct {
 		name string
 		w    *workload
