@@ -12,13 +12,25 @@ const maxBoundaryLen = 70
 //
 //	bcharsnospace := DIGIT / ALPHA / "'" / "(" / ")" / "+" / "_" / "," / "-" / "." / "/" / ":" / "=" / "?"
 //	bchars := bcharsnospace / " "
-func bchar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+//
+// It is a table lookup: the encoder checks every changeset boundary with it.
+func bchar(c byte) bool { return bcharTable[c]&1 != 0 }
+
+// bcharTable holds, for each byte, bit 0: a bchar; bit 1: a bchar that
+// must be quoted in a parameter value (needsQuotes).
+var bcharTable = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+			t[c] = 1
+		case strings.IndexByte("'+_-.", byte(c)) >= 0:
+			t[c] = 1
+		case strings.IndexByte(" (),/:=?", byte(c)) >= 0:
+			t[c] = 1 | 2
+		}
 	}
-	return strings.IndexByte("'()+_,-./:=? ", c) >= 0
-}
+	return t
+}()
 
 // maxReadBoundary bounds the boundaries the decoder accepts: past RFC 2046's
 // 70, as the .NET reader accepts 246, but finite.
@@ -102,7 +114,12 @@ func ParseContentType(v string) (mediaType, boundary string, err error) {
 // "(" ")" "," "/" ":" "=" "?" among the bchars. Writers quote only then,
 // because some readers (SAP CAP) find no boundary in boundary="x".
 func needsQuotes(b string) bool {
-	return strings.ContainsAny(b, " (),/:=?")
+	for i := 0; i < len(b); i++ {
+		if bcharTable[b[i]]&2 != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // FormatContentType returns `<mediaType>; boundary=<boundary>`, quoting the
