@@ -98,6 +98,9 @@ func appendName(b []byte, name string) ([]byte, bool) {
 		if name == "Cache-Control" {
 			return append(b, name...), true
 		}
+		if name == "OData-Version" { // as OData spells it, in every message
+			return append(b, "Odata-Version"...), true
+		}
 	case len("Content-Length"):
 		if name == "Content-Length" {
 			return append(b, name...), true
@@ -127,8 +130,8 @@ func appendCanonical(b []byte, name string) []byte {
 }
 
 // Word-at-a-time tests, on eight bytes read little-endian: "hasless" and
-// "haszero" of Bit Twiddling Hacks. Each is exact as to whether any byte of
-// the word qualifies, though not as to which.
+// "haszero" of Bit Twiddling Hacks. They are exact as to whether any byte
+// of the word qualifies, though not as to which.
 const (
 	ones  = 0x0101010101010101
 	highs = 0x8080808080808080
@@ -142,21 +145,24 @@ func word[T string | []byte](s T) uint64 {
 		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
-// hasBelow reports whether a byte of w is below n (n <= 0x80).
-func hasBelow(w uint64, n byte) bool { return (w-uint64(n)*ones)&^w&highs != 0 }
-
-// hasDEL reports whether a byte of w is 0x7f.
-func hasDEL(w uint64) bool {
+// hasBelow reports whether a byte of w is below n (n <= 0x80) or is DEL
+// (0x7f): "hasless" and "haszero" of w ^ 0x7f…, each exact as to whether
+// any byte qualifies, so their union is too.
+func hasBelow(w uint64, n byte) bool {
 	x := w ^ 0x7f*ones
-	return (x-ones)&^x&highs != 0
+	return ((w-uint64(n)*ones)&^w|(x-ones)&^x)&highs != 0
 }
+
+// hasCTL reports whether a byte of w is a control byte: below the space, or
+// DEL.
+func hasCTL(w uint64) bool { return hasBelow(w, ' ') }
 
 // noControl reports whether v holds no control byte other than HTAB: what
 // RFC 9110's field-value allows. A word that may hold one (an HTAB does
 // too) is looked at byte by byte.
 func noControl(v string) bool {
 	for len(v) >= 8 {
-		if w := word(v); (hasBelow(w, ' ') || hasDEL(w)) && !noControlBytes(v[:8]) {
+		if hasCTL(word(v)) && !noControlBytes(v[:8]) {
 			return false
 		}
 		v = v[8:]
@@ -174,11 +180,11 @@ func noControlBytes[T string | []byte](v T) bool {
 }
 
 // appendValue appends v and reports whether it may be written as a field
-// value; checkValue says what is wrong with it when it may not. The check
-// runs on the appended bytes, so that its last word can reach back over
-// what precedes v in b and a short value costs one word, not a loop; a
-// word that may hold a control byte there, or an HTAB, sends it to a byte
-// loop over v alone, which decides.
+// value; checkValue says what is wrong with it when it may not. It checks
+// v a word at a time; the last word is the last eight bytes of b, reaching
+// back over what precedes v, so that a short value costs one word, not a
+// loop. A word that may hold a control byte (a control byte before v, or an
+// HTAB, is one) sends its bytes of v to a byte loop, which decides.
 func appendValue(b []byte, v string) ([]byte, bool) {
 	if v == "" {
 		return b, true
@@ -186,23 +192,16 @@ func appendValue(b []byte, v string) ([]byte, bool) {
 	if isSpace(v[0]) || isSpace(v[len(v)-1]) {
 		return b, false
 	}
-	start := len(b)
 	b = append(b, v...)
-	i := start
-	for ; i+8 <= len(b); i += 8 {
-		if w := word(b[i:]); (hasBelow(w, ' ') || hasDEL(w)) && !noControlBytes(b[i:i+8]) {
+	for ; len(v) >= 8; v = v[8:] {
+		if hasCTL(word(v)) && !noControlBytes(v[:8]) {
 			return b, false
 		}
 	}
-	if i == len(b) {
+	if v == "" || len(b) >= 8 && !hasCTL(word(b[len(b)-8:])) {
 		return b, true
 	}
-	if len(b) >= 8 {
-		if w := word(b[len(b)-8:]); !hasBelow(w, ' ') && !hasDEL(w) {
-			return b, true
-		}
-	}
-	return b, noControlBytes(b[i:])
+	return b, noControlBytes(v)
 }
 
 // validTarget reports whether t may be written as a request target: not
@@ -212,7 +211,7 @@ func validTarget(t string) bool {
 		return false
 	}
 	for len(t) >= 8 {
-		if w := word(t); hasBelow(w, ' '+1) || hasDEL(w) {
+		if hasBelow(word(t), ' '+1) {
 			return false
 		}
 		t = t[8:]
@@ -228,11 +227,11 @@ func appendTarget(b []byte, t string) ([]byte, bool) {
 		return append(b, t...), t != "" && noCTLOrSpace(t)
 	}
 	for i := 0; i+8 <= len(t); i += 8 {
-		if w := word(t[i:]); hasBelow(w, ' '+1) || hasDEL(w) {
+		if hasBelow(word(t[i:]), ' '+1) {
 			return b, false
 		}
 	}
-	if w := word(t[len(t)-8:]); hasBelow(w, ' '+1) || hasDEL(w) {
+	if hasBelow(word(t[len(t)-8:]), ' '+1) {
 		return b, false
 	}
 	return append(b, t...), true
