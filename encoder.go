@@ -203,7 +203,7 @@ type Encoder struct {
 	opt         encodeOptions
 	boundary    string
 	dash        string // "--" + boundary
-	delim       string // the delimiter line: CRLF, dash, CRLF
+	opHead      string // an operation's delimiter line and first part headers (see opHead)
 	contentType string
 
 	buf     []byte // pending framing bytes: the next header block being built
@@ -217,7 +217,7 @@ type Encoder struct {
 	inCS      bool
 	csOps     int
 	csDash    string // "--" + changeset boundary
-	csDelim   string // CRLF, csDash, CRLF
+	csOpHead  string // opHead in the changeset
 	csPart    int    // index of the changeset part
 	csHdr     []byte // with Content-Length: its Content-Type and extra headers
 	buffering bool   // output goes to csBuf
@@ -255,13 +255,13 @@ func NewEncoder(w io.Writer, opts ...EncodeOption) (*Encoder, error) {
 	if o.dialect == UCWA {
 		mt = "multipart/batching"
 	}
-	delim := "\r\n--" + b + "\r\n"
+	head := o.dialect.opHead(b)
 	e := &Encoder{
 		w:           w,
 		opt:         o,
 		boundary:    b,
-		dash:        delim[2 : len(delim)-2],
-		delim:       delim,
+		dash:        head[2 : 4+len(b)],
+		opHead:      head,
 		contentType: FormatContentType(mt, b),
 		buf:         make([]byte, 0, 512),
 	}
@@ -402,8 +402,8 @@ func (e *Encoder) BeginChangesetWith(boundary string, partHeader []Field) error 
 		e.buf = e.appendDelimiter(e.buf) // the batch delimiter: no changeset is open yet
 	}
 	e.inCS, e.csOps, e.csPart = true, 0, e.parts
-	e.csDelim = "\r\n--" + boundary + "\r\n"
-	e.csDash = e.csDelim[2 : len(e.csDelim)-2]
+	e.csOpHead = e.opt.dialect.opHead(boundary)
+	e.csDash = e.csOpHead[2 : 4+len(boundary)]
 	e.parts++
 	hdr := e.csHdr[:0]
 	hdr = append(hdr, "Content-Type: multipart/mixed; boundary="...)

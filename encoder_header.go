@@ -200,14 +200,17 @@ func (e *Encoder) operationError(op *Operation) *EncodeError {
 	return &EncodeError{Part: e.parts, Field: "Operation", Err: ErrInvalidOperation, Detail: "refused by the encoder's check"}
 }
 
-// The constant parts of an operation's header block: its part headers up
-// to the Content-ID, by dialect, and the start of a status line.
-const (
-	opHead     = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
-	ucwaReq    = "Content-Type: application/http; msgtype=request\r\n"
-	ucwaResp   = "Content-Type: application/http; msgtype=response\r\n"
-	httpSlash1 = "HTTP/1.1 "
-)
+// opHead returns what precedes an operation's Content-ID in a batch or
+// changeset with the given boundary: the delimiter line, with the CRLF
+// that belongs to it, and the part headers the dialect writes for every
+// operation, so that appendOperation writes them with one copy. UCWA's
+// Content-Type depends on the message and follows.
+func (d Dialect) opHead(boundary string) string {
+	if d == UCWA {
+		return "\r\n--" + boundary + "\r\n"
+	}
+	return "\r\n--" + boundary + "\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+}
 
 // appendOperation appends an operation's part: its delimiter line, MIME
 // part headers, the blank line, its start line, its embedded headers and
@@ -217,24 +220,21 @@ const (
 // state of e, so that a refused operation leaves the encoder as it was
 // but for the sticky error.
 func (e *Encoder) appendOperation(b []byte, op *Operation) ([]byte, bool) {
+	head := e.opHead
+	first := e.top == 0
 	if e.inCS {
-		if e.csOps == 0 {
-			b = append(b, e.csDelim[2:]...)
-		} else {
-			b = append(b, e.csDelim...)
-		}
-	} else if e.top == 0 {
-		b = append(b, e.delim[2:]...)
-	} else {
-		b = append(b, e.delim...)
+		head, first = e.csOpHead, e.csOps == 0
 	}
-	switch {
-	case e.opt.dialect != UCWA:
-		b = append(b, opHead...)
-	case op.Message == Request:
-		b = append(b, ucwaReq...)
-	default:
-		b = append(b, ucwaResp...)
+	if first {
+		head = head[2:] // no preamble, so no CRLF before the first delimiter
+	}
+	b = append(b, head...)
+	if e.opt.dialect == UCWA {
+		if op.Message == Request {
+			b = append(b, "Content-Type: application/http; msgtype=request\r\n"...)
+		} else {
+			b = append(b, "Content-Type: application/http; msgtype=response\r\n"...)
+		}
 	}
 	if op.ContentID != "" {
 		b = append(b, "Content-ID: "...)
@@ -280,8 +280,9 @@ func (e *Encoder) appendOperation(b []byte, op *Operation) ([]byte, bool) {
 		if code < 100 || code > 999 {
 			return b, false
 		}
-		b = append(b, httpSlash1...)
-		b = append(b, byte('0'+code/100), byte('0'+code/10%10), byte('0'+code%10), ' ')
+		b = append(b, "HTTP/1.1 000 "...)
+		digits := b[len(b)-4 : len(b)-1]
+		digits[0], digits[1], digits[2] = byte('0'+code/100), byte('0'+code/10%10), byte('0'+code%10)
 		if op.Reason == "" {
 			b = append(b, statusText(code)...)
 		} else {
