@@ -203,7 +203,7 @@ type Encoder struct {
 	opt         encodeOptions
 	boundary    string
 	dash        string // "--" + boundary
-	opHead      string // an operation's delimiter line and first part headers (see opHead)
+	opHead      string // an operation's delimiter line and first part headers (appendOpHead)
 	contentType string
 
 	buf     []byte // pending framing bytes: the next header block being built
@@ -216,8 +216,8 @@ type Encoder struct {
 	// The open changeset.
 	inCS      bool
 	csOps     int
-	csDash    string // "--" + changeset boundary
-	csOpHead  string // opHead in the changeset
+	csDash    []byte // "--" + changeset boundary, in csOpHead
+	csOpHead  []byte // opHead in the changeset, reused by the next
 	csPart    int    // index of the changeset part
 	csHdr     []byte // with Content-Length: its Content-Type and extra headers
 	buffering bool   // output goes to csBuf
@@ -255,7 +255,7 @@ func NewEncoder(w io.Writer, opts ...EncodeOption) (*Encoder, error) {
 	if o.dialect == UCWA {
 		mt = "multipart/batching"
 	}
-	head := o.dialect.opHead(b)
+	head := "\r\n--" + b + "\r\n" + o.dialect.opPartHead() // appendOpHead's bytes, in one allocation
 	e := &Encoder{
 		w:           w,
 		opt:         o,
@@ -402,7 +402,7 @@ func (e *Encoder) BeginChangesetWith(boundary string, partHeader []Field) error 
 		e.buf = e.appendDelimiter(e.buf) // the batch delimiter: no changeset is open yet
 	}
 	e.inCS, e.csOps, e.csPart = true, 0, e.parts
-	e.csOpHead = e.opt.dialect.opHead(boundary)
+	e.csOpHead = e.opt.dialect.appendOpHead(e.csOpHead[:0], boundary)
 	e.csDash = e.csOpHead[2 : 4+len(boundary)]
 	e.parts++
 	hdr := e.csHdr[:0]

@@ -21,11 +21,11 @@ const holdCap = 2 + maxBoundaryLen
 // tolerantly, would not. maybe says whether more bytes could still make it
 // one. It is a pure function of bytes, so each case is testable without a
 // writer.
-func classifyLine(line []byte, dash string) (isDelim, maybe bool) {
+func classifyLine[D string | []byte](line []byte, dash D) (isDelim, maybe bool) {
 	if len(line) < len(dash) {
-		return false, string(line) == dash[:len(line)]
+		return false, string(line) == string(dash[:len(line)])
 	}
-	isDelim = string(line[:len(dash)]) == dash
+	isDelim = string(line[:len(dash)]) == string(dash)
 	return isDelim, isDelim
 }
 

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -200,16 +201,26 @@ func (e *Encoder) operationError(op *Operation) *EncodeError {
 	return &EncodeError{Part: e.parts, Field: "Operation", Err: ErrInvalidOperation, Detail: "refused by the encoder's check"}
 }
 
-// opHead returns what precedes an operation's Content-ID in a batch or
-// changeset with the given boundary: the delimiter line, with the CRLF
+// appendOpHead appends what precedes an operation's Content-ID in a batch
+// or changeset with the given boundary: the delimiter line, with the CRLF
 // that belongs to it, and the part headers the dialect writes for every
-// operation, so that appendOperation writes them with one copy. UCWA's
-// Content-Type depends on the message and follows.
-func (d Dialect) opHead(boundary string) string {
+// operation (opPartHead), so that appendOperation writes them with one
+// copy.
+func (d Dialect) appendOpHead(b []byte, boundary string) []byte {
+	b = slices.Grow(b, 6+len(boundary)+len(d.opPartHead()))
+	b = append(b, "\r\n--"...)
+	b = append(b, boundary...)
+	b = append(b, crlf...)
+	return append(b, d.opPartHead()...)
+}
+
+// opPartHead returns the part headers the dialect writes first for every
+// operation; UCWA's Content-Type depends on the message, so it has none.
+func (d Dialect) opPartHead() string {
 	if d == UCWA {
-		return "\r\n--" + boundary + "\r\n"
+		return ""
 	}
-	return "\r\n--" + boundary + "\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+	return "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
 }
 
 // appendOperation appends an operation's part: its delimiter line, MIME
@@ -220,15 +231,21 @@ func (d Dialect) opHead(boundary string) string {
 // state of e, so that a refused operation leaves the encoder as it was
 // but for the sticky error.
 func (e *Encoder) appendOperation(b []byte, op *Operation) ([]byte, bool) {
-	head := e.opHead
-	first := e.top == 0
+	// The first part has no CRLF before its delimiter: there is no
+	// preamble.
 	if e.inCS {
-		head, first = e.csOpHead, e.csOps == 0
+		head := e.csOpHead
+		if e.csOps == 0 {
+			head = head[2:]
+		}
+		b = append(b, head...)
+	} else {
+		head := e.opHead
+		if e.top == 0 {
+			head = head[2:]
+		}
+		b = append(b, head...)
 	}
-	if first {
-		head = head[2:] // no preamble, so no CRLF before the first delimiter
-	}
-	b = append(b, head...)
 	if e.opt.dialect == UCWA {
 		if op.Message == Request {
 			b = append(b, "Content-Type: application/http; msgtype=request\r\n"...)
