@@ -112,23 +112,23 @@ func (bw *bodyWriter) Write(p []byte) (int, error) {
 			}
 			continue
 		}
+		// The first hyphen inline, as most bodies have none; lineDash
+		// for the rest.
 		j := bytes.IndexByte(p[i:], '-')
 		if j < 0 {
 			break
 		}
 		k := i + j
-		atStart := e.lineStart
-		if k > 0 {
-			atStart = p[k-1] == '\n' || p[k-1] == '\r'
-		}
-		i = k + 1
-		if !atStart {
-			continue
+		if k == 0 && !e.lineStart || k > 0 && p[k-1] != '\n' && p[k-1] != '\r' {
+			if k = lineDash(p, k+1, false); k < 0 {
+				break
+			}
 		}
 		if err := e.write(p[start:k]); err != nil {
 			return k, err
 		}
 		e.cand, e.hold[0], e.nhold = true, '-', 1
+		i = k + 1
 		start = i
 	}
 	if !e.cand {
@@ -141,6 +141,46 @@ func (bw *bodyWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// lineDash returns the index of the first "-" in p[i:] that starts a line,
+// or -1: one after CR or LF, or at 0 if start says p begins a line. It
+// looks for hyphens first, as most bodies have few and IndexByte is the
+// fastest scan there is; after denseDashes hyphens inside lines (GUIDs,
+// dates, negative numbers) it looks for the two bytes of a line break and
+// a hyphen instead, so that such a body costs two fast scans, not a call
+// per hyphen.
+func lineDash(p []byte, i int, start bool) int {
+	for misses := 0; i < len(p); misses++ {
+		if misses == denseDashes {
+			q := p[i-1:] // i > 0: a hyphen was passed
+			m := bytes.Index(q, []byte("\n-"))
+			lim := len(q)
+			if m >= 0 {
+				lim = m
+			}
+			if c := bytes.Index(q[:lim], []byte("\r-")); c >= 0 {
+				m = c
+			}
+			if m < 0 {
+				return -1
+			}
+			return i + m
+		}
+		j := bytes.IndexByte(p[i:], '-')
+		if j < 0 {
+			return -1
+		}
+		k := i + j
+		if k == 0 && start || k > 0 && (p[k-1] == '\n' || p[k-1] == '\r') {
+			return k
+		}
+		i = k + 1
+	}
+	return -1
+}
+
+// denseDashes is how many hyphens inside lines lineDash passes one by one.
+const denseDashes = 8
 
 // ReadFrom copies r into the body through a buffer the encoder reuses. A
 // read error is sticky (see [Encoder.WriteOperation]).

@@ -202,3 +202,31 @@ func opLayout(op *Operation, d Dialect, cs bool) string {
 	b.WriteString("\r\n")
 	return b.String()
 }
+
+// TestLineDash checks lineDash against its definition on every string of
+// up to 12 bytes over "-", LF, CR and "a" that a generator gives, from
+// every offset, with hyphens dense enough to switch it to its second scan.
+func TestLineDash(t *testing.T) {
+	want := func(p []byte, i int, start bool) int {
+		for k := i; k < len(p); k++ {
+			if p[k] == '-' && (k == 0 && start || k > 0 && (p[k-1] == '\n' || p[k-1] == '\r')) {
+				return k
+			}
+		}
+		return -1
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 20000 {
+		p := make([]byte, rng.IntN(40))
+		for j := range p {
+			p[j] = "--a-\n\ra-"[rng.IntN(8)]
+		}
+		for i := 0; i <= len(p); i++ {
+			for _, start := range []bool{false, true} {
+				if got, w := lineDash(p, i, start), want(p, i, start); got != w {
+					t.Fatalf("lineDash(%q, %d, %v) = %d, want %d", p, i, start, got, w)
+				}
+			}
+		}
+	}
+}
