@@ -3,8 +3,9 @@ package batch
 // This file holds the byte-level checks the encoder makes of every
 // operation it writes. They run once per method, name and value of every
 // operation, so they are tables and word-at-a-time tests rather than
-// per-byte conditions; validateOperation, which words the errors, uses them
-// too, so the fast path and the error path cannot disagree on what is valid.
+// per-byte conditions. validateOperation, which words the errors, uses them
+// too, so that the fast path and the error path apply the same rules;
+// TestAppendOperationAgrees checks that they refuse the same operations.
 
 // Classes of a byte in a header name, for validToken and appendName. The
 // high nibble of an entry is the mask appendName applies to the next byte:

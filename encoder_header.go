@@ -173,10 +173,13 @@ func fieldError(field, value, problem string) *EncodeError {
 // leading or trailing whitespace a reader would strip as OWS. It returns the
 // problem otherwise.
 func checkValue(v string) string {
+	if v == "" {
+		return ""
+	}
 	if !noControl(v) {
 		return "contains a control byte"
 	}
-	if v != "" && (isSpace(v[0]) || isSpace(v[len(v)-1])) {
+	if isSpace(v[0]) || isSpace(v[len(v)-1]) {
 		return "has leading or trailing whitespace"
 	}
 	return ""
