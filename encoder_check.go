@@ -3,9 +3,10 @@ package batch
 // This file holds the byte-level checks the encoder makes of every
 // operation it writes. They run once per method, name and value of every
 // operation, so they are tables and word-at-a-time tests rather than
-// per-byte conditions. validateOperation, which words the errors, uses them
-// too, so that the fast path and the error path apply the same rules;
-// TestAppendOperationAgrees checks that they refuse the same operations.
+// per-byte conditions. validateOperation, which words the errors, uses the
+// token checks too and checks values by the same rule (checkValue);
+// TestAppendValue and TestAppendOperationAgrees check that the fast path
+// and the error path refuse the same operations.
 
 // Classes of a byte in a header name, for validToken and appendName. The
 // high nibble of an entry is the mask appendName applies to the next byte:
@@ -158,19 +159,9 @@ func hasBelow(w uint64, n byte) bool {
 // DEL.
 func hasCTL(w uint64) bool { return hasBelow(w, ' ') }
 
-// noControl reports whether v holds no control byte other than HTAB: what
-// RFC 9110's field-value allows. A word that may hold one (an HTAB does
-// too) is looked at byte by byte.
-func noControl(v string) bool {
-	for len(v) >= 8 {
-		if hasCTL(word(v)) && !noControlBytes(v[:8]) {
-			return false
-		}
-		v = v[8:]
-	}
-	return noControlBytes(v)
-}
-
+// noControlBytes reports whether v holds no control byte other than HTAB:
+// what RFC 9110's field-value allows, byte by byte, for the words that
+// appendValue's word test flags.
 func noControlBytes[T string | []byte](v T) bool {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {

@@ -172,14 +172,18 @@ func fieldError(field, value, problem string) *EncodeError {
 // field-value, which excludes control bytes other than HTAB, without the
 // leading or trailing whitespace a reader would strip as OWS. It returns the
 // problem otherwise.
+//
+// It looks at v byte by byte, which keeps it small enough to be inlined:
+// Validate, which batchhttp's Handler calls on every Content-ID it will
+// echo, costs no call for it. appendOperation checks values a word at a
+// time instead (appendValue), by the same rule.
 func checkValue(v string) string {
-	if v == "" {
-		return ""
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+			return "contains a control byte"
+		}
 	}
-	if !noControl(v) {
-		return "contains a control byte"
-	}
-	if isSpace(v[0]) || isSpace(v[len(v)-1]) {
+	if v != "" && (isSpace(v[0]) || isSpace(v[len(v)-1])) {
 		return "has leading or trailing whitespace"
 	}
 	return ""
