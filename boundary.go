@@ -13,20 +13,23 @@ const maxBoundaryLen = 70
 //	bcharsnospace := DIGIT / ALPHA / "'" / "(" / ")" / "+" / "_" / "," / "-" / "." / "/" / ":" / "=" / "?"
 //	bchars := bcharsnospace / " "
 //
-// It looks c up in a table: a call to strings.IndexByte for every '-' and
-// '_' of a boundary made checking a changeset's boundary cost more than
-// reading one of its operations.
-func bchar(c byte) bool { return bchars[c] }
+// It is a table lookup: a call to strings.IndexByte for every '-' and '_'
+// of a boundary made checking a changeset's boundary cost more than reading
+// one of its operations, and the encoder checks every changeset boundary.
+func bchar(c byte) bool { return bcharTable[c]&1 != 0 }
 
-var bchars = func() (t [256]bool) {
+// bcharTable holds, for each byte, bit 0: a bchar; bit 1: a bchar that
+// must be quoted in a parameter value (needsQuotes).
+var bcharTable = func() (t [256]uint8) {
 	for c := range 256 {
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-			t[c] = true
+			t[c] = 1
+		case strings.IndexByte("'+_-.", byte(c)) >= 0:
+			t[c] = 1
+		case strings.IndexByte(" (),/:=?", byte(c)) >= 0:
+			t[c] = 1 | 2
 		}
-	}
-	for _, c := range []byte("'()+_,-./:=? ") {
-		t[c] = true
 	}
 	return t
 }()
@@ -113,7 +116,12 @@ func ParseContentType(v string) (mediaType, boundary string, err error) {
 // "(" ")" "," "/" ":" "=" "?" among the bchars. Writers quote only then,
 // because some readers (SAP CAP) find no boundary in boundary="x".
 func needsQuotes(b string) bool {
-	return strings.ContainsAny(b, " (),/:=?")
+	for i := 0; i < len(b); i++ {
+		if bcharTable[b[i]]&2 != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // FormatContentType returns `<mediaType>; boundary=<boundary>`, quoting the

@@ -144,3 +144,19 @@ func TestArgumentErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBchar checks the bchar table against RFC 2046's list, and needsQuotes
+// against RFC 2045's tspecials among the bchars, for every byte.
+func TestBchar(t *testing.T) {
+	for c := range 256 {
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		want := alnum || c < 0x80 && strings.ContainsRune("'()+_,-./:=? ", rune(c))
+		if got := bchar(byte(c)); got != want {
+			t.Errorf("bchar(%q) = %v, want %v", byte(c), got, want)
+		}
+		wantQ := c < 0x80 && strings.ContainsRune(" (),/:=?", rune(c))
+		if got := needsQuotes("a" + string(byte(c)) + "b"); got != wantQ {
+			t.Errorf("needsQuotes(%q) = %v, want %v", "a"+string(byte(c))+"b", got, wantQ)
+		}
+	}
+}

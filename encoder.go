@@ -203,6 +203,7 @@ type Encoder struct {
 	opt         encodeOptions
 	boundary    string
 	dash        string // "--" + boundary
+	opHead      string // an operation's delimiter line and first part headers (appendOpHead)
 	contentType string
 
 	buf     []byte // pending framing bytes: the next header block being built
@@ -215,7 +216,8 @@ type Encoder struct {
 	// The open changeset.
 	inCS      bool
 	csOps     int
-	csDash    string // "--" + changeset boundary
+	csDash    []byte // "--" + changeset boundary, in csOpHead
+	csOpHead  []byte // opHead in the changeset, reused by the next
 	csPart    int    // index of the changeset part
 	csHdr     []byte // with Content-Length: its Content-Type and extra headers
 	buffering bool   // output goes to csBuf
@@ -253,11 +255,13 @@ func NewEncoder(w io.Writer, opts ...EncodeOption) (*Encoder, error) {
 	if o.dialect == UCWA {
 		mt = "multipart/batching"
 	}
+	head := "\r\n--" + b + "\r\n" + o.dialect.opPartHead() // appendOpHead's bytes, in one allocation
 	e := &Encoder{
 		w:           w,
 		opt:         o,
 		boundary:    b,
-		dash:        "--" + b,
+		dash:        head[2 : 4+len(b)],
+		opHead:      head,
 		contentType: FormatContentType(mt, b),
 		buf:         make([]byte, 0, 512),
 	}
@@ -319,23 +323,22 @@ func (e *Encoder) CreateOperation(op *Operation) (io.Writer, error) {
 	if op == nil {
 		return nil, e.fail(&EncodeError{Part: e.parts, Field: "Operation", Err: ErrInvalidOperation, Detail: "nil"})
 	}
-	if err := validateOperation(op); err != nil {
-		err.Part = e.parts
-		return nil, e.fail(err)
+	mark := len(e.buf)
+	b, ok := e.appendOperation(e.buf, op)
+	e.buf = b
+	if !ok {
+		e.buf = e.buf[:mark]
+		return nil, e.fail(e.operationError(op))
 	}
-	if line := e.delimiterLineIn(op); line != "" {
-		return nil, e.fail(&EncodeError{Part: e.parts, Field: "Operation", Err: ErrUnsafe,
-			Detail: "a start or header line would be read as a delimiter: " + quote(line)})
+	if e.inCS {
+		e.csOps++
+	} else {
+		e.top++
 	}
-	e.buf = e.appendDelimiter(e.buf)
-	e.buf = e.appendOperation(e.buf, op)
 	if err := e.flush(); err != nil {
 		return nil, err
 	}
 	e.parts++
-	if e.inCS {
-		e.csOps++
-	}
 	e.bodyOpen, e.lineStart, e.cand, e.nhold = true, true, false, 0
 	return &e.bw, nil
 }
@@ -399,13 +402,14 @@ func (e *Encoder) BeginChangesetWith(boundary string, partHeader []Field) error 
 		e.buf = e.appendDelimiter(e.buf) // the batch delimiter: no changeset is open yet
 	}
 	e.inCS, e.csOps, e.csPart = true, 0, e.parts
-	e.csDash = "--" + boundary
+	e.csOpHead = e.opt.dialect.appendOpHead(e.csOpHead[:0], boundary)
+	e.csDash = e.csOpHead[2 : 4+len(boundary)]
 	e.parts++
 	hdr := e.csHdr[:0]
 	hdr = append(hdr, "Content-Type: multipart/mixed; boundary="...)
 	hdr = appendParam(hdr, boundary)
 	hdr = append(hdr, crlf...)
-	hdr = appendFields(hdr, partHeader, true)
+	hdr = appendFields(hdr, partHeader)
 	if e.opt.csMax <= 0 {
 		e.buf = append(e.buf, hdr...)
 		e.buf = e.appendChangesetTail(e.buf)

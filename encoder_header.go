@@ -1,14 +1,14 @@
 package batch
 
 import (
-	"bytes"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// This file holds the encoder's output plumbing, its validation, its header
-// writing, and the body writer with its streaming delimiter check.
+// This file holds the encoder's output plumbing, its validation and its
+// header writing.
 
 const crlf = "\r\n"
 
@@ -96,7 +96,9 @@ func (op *Operation) Validate() error {
 }
 
 // validateOperation checks everything of op that the encoder writes. It
-// returns nil or an *EncodeError without its Part.
+// returns nil or an *EncodeError without its Part. [Encoder.CreateOperation]
+// checks op as it appends it (appendOperation) and calls this only to word
+// the error; both use the checks of encoder_check.go.
 func validateOperation(op *Operation) *EncodeError {
 	switch op.Message {
 	case Request:
@@ -106,10 +108,8 @@ func validateOperation(op *Operation) *EncodeError {
 		if op.Target == "" {
 			return &EncodeError{Field: "Target", Err: ErrInvalidOperation, Detail: "empty"}
 		}
-		for i := 0; i < len(op.Target); i++ {
-			if c := op.Target[i]; c <= ' ' || c == 0x7f {
-				return fieldError("Target", op.Target, "contains a space or control byte")
-			}
+		if !validTarget(op.Target) {
+			return fieldError("Target", op.Target, "contains a space or control byte")
 		}
 	case Response:
 		if op.StatusCode < 100 || op.StatusCode > 999 {
@@ -172,6 +172,11 @@ func fieldError(field, value, problem string) *EncodeError {
 // field-value, which excludes control bytes other than HTAB, without the
 // leading or trailing whitespace a reader would strip as OWS. It returns the
 // problem otherwise.
+//
+// It looks at v byte by byte, which keeps it small enough to be inlined:
+// Validate, which batchhttp's Handler calls on every Content-ID it will
+// echo, costs no call for it. appendOperation checks values a word at a
+// time instead (appendValue), by the same rule.
 func checkValue(v string) string {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
@@ -186,109 +191,195 @@ func checkValue(v string) string {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' }
 
-// validToken reports whether s is an RFC 9110 token:
-//
-//	token = 1*tchar
-//	tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
-//	        "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-func validToken(s string) bool {
-	if s == "" {
-		return false
+// operationError returns the error for an operation appendOperation
+// refused, worded by validateOperation and delimiterLineIn.
+func (e *Encoder) operationError(op *Operation) *EncodeError {
+	if err := validateOperation(op); err != nil {
+		err.Part = e.parts
+		return err
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
+	if line := e.delimiterLineIn(op); line != "" {
+		return &EncodeError{Part: e.parts, Field: "Operation", Err: ErrUnsafe,
+			Detail: "a start or header line would be read as a delimiter: " + quote(line)}
 	}
-	return true
+	// Not reached: appendOperation refuses what these refuse, and only
+	// that (TestAppendOperationAgrees). Should they ever disagree, the
+	// encoder refuses rather than write what it has not checked.
+	return &EncodeError{Part: e.parts, Field: "Operation", Err: ErrInvalidOperation, Detail: "refused by the encoder's check"}
 }
 
-// appendOperation appends an operation's MIME part headers, the blank line,
-// its start line, its embedded headers and the blank line that ends them.
-// op has been validated.
-func (e *Encoder) appendOperation(b []byte, op *Operation) []byte {
-	b = append(b, "Content-Type: application/http"...)
+// appendOpHead appends what precedes an operation's Content-ID in a batch
+// or changeset with the given boundary: the delimiter line, with the CRLF
+// that belongs to it, and the part headers the dialect writes for every
+// operation (opPartHead), so that appendOperation writes them with one
+// copy.
+func (d Dialect) appendOpHead(b []byte, boundary string) []byte {
+	b = slices.Grow(b, 6+len(boundary)+len(d.opPartHead()))
+	b = append(b, "\r\n--"...)
+	b = append(b, boundary...)
+	b = append(b, crlf...)
+	return append(b, d.opPartHead()...)
+}
+
+// opPartHead returns the part headers the dialect writes first for every
+// operation; UCWA's Content-Type depends on the message, so it has none.
+func (d Dialect) opPartHead() string {
+	if d == UCWA {
+		return ""
+	}
+	return "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"
+}
+
+// appendOperation appends an operation's part: its delimiter line, MIME
+// part headers, the blank line, its start line, its embedded headers and
+// the blank line that ends them. It checks op as it goes, one pass over
+// each string, and reports false, with b holding a partial block, where
+// validateOperation or delimiterLineIn would refuse op; it changes no
+// state of e, so that a refused operation leaves the encoder as it was
+// but for the sticky error.
+func (e *Encoder) appendOperation(b []byte, op *Operation) ([]byte, bool) {
+	// The first part has no CRLF before its delimiter: there is no
+	// preamble.
+	if e.inCS {
+		head := e.csOpHead
+		if e.csOps == 0 {
+			head = head[2:]
+		}
+		b = append(b, head...)
+	} else {
+		head := e.opHead
+		if e.top == 0 {
+			head = head[2:]
+		}
+		b = append(b, head...)
+	}
 	if e.opt.dialect == UCWA {
 		if op.Message == Request {
-			b = append(b, "; msgtype=request"...)
+			b = append(b, "Content-Type: application/http; msgtype=request\r\n"...)
 		} else {
-			b = append(b, "; msgtype=response"...)
+			b = append(b, "Content-Type: application/http; msgtype=response\r\n"...)
 		}
-		b = append(b, crlf...)
-	} else {
-		b = append(b, "\r\nContent-Transfer-Encoding: binary\r\n"...)
 	}
 	if op.ContentID != "" {
 		b = append(b, "Content-ID: "...)
-		b = append(b, op.ContentID...)
-		b = append(b, crlf...)
-	}
-	b = appendFields(b, op.PartHeader, false)
-	b = append(b, crlf...)
-	if op.Message == Request {
-		b = append(b, op.Method...)
-		b = append(b, ' ')
-		b = append(b, op.Target...)
-		b = append(b, " HTTP/1.1\r\n"...)
-	} else {
-		reason := op.Reason
-		if reason == "" {
-			reason = statusText(op.StatusCode)
+		var ok bool
+		if b, ok = appendValue(b, op.ContentID); !ok {
+			return b, false
 		}
-		b = append(b, "HTTP/1.1 "...)
-		b = strconv.AppendInt(b, int64(op.StatusCode), 10)
-		b = append(b, ' ')
-		b = append(b, reason...)
 		b = append(b, crlf...)
 	}
-	for i := range op.Header {
-		b = appendField(b, op.Header[i])
-	}
-	return append(b, crlf...)
-}
-
-// appendFields appends MIME part header lines, skipping the fields the
-// encoder writes itself (and Content-Length on a changeset part).
-func appendFields(b []byte, fs []Field, changeset bool) []byte {
-	for i := range fs {
-		n := fs[i].Name
-		if strings.EqualFold(n, "Content-Type") || strings.EqualFold(n, "Content-Transfer-Encoding") ||
-			strings.EqualFold(n, "Content-ID") || (changeset && strings.EqualFold(n, "Content-Length")) {
+	for i := range op.PartHeader {
+		f := &op.PartHeader[i]
+		if skipPartField(f.Name, false) {
+			if checkValue(f.Value) != "" { // a name of the encoder's own is a token
+				return b, false
+			}
 			continue
 		}
-		b = appendField(b, fs[i])
-	}
-	return b
-}
-
-// appendField appends "Name: value\r\n" with the name in canonical form, as
-// textproto.CanonicalMIMEHeaderKey would give it but without allocating:
-// the first letter and each letter after a hyphen upper case, the others
-// lower case.
-func appendField(b []byte, f Field) []byte {
-	b = appendCanonical(b, f.Name)
-	b = append(b, ": "...)
-	b = append(b, f.Value...)
-	return append(b, crlf...)
-}
-
-// appendCanonical appends name in canonical form: the first letter and each
-// letter after a hyphen upper case, the others lower case.
-func appendCanonical(b []byte, name string) []byte {
-	upper := true
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if upper && 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		} else if !upper && 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+		var ok bool
+		if b, ok = e.appendField(b, f); !ok {
+			return b, false
 		}
-		b = append(b, c)
-		upper = c == '-'
+	}
+	b = append(b, crlf...)
+	switch op.Message {
+	case Request:
+		if !validMethod(op.Method) {
+			return b, false
+		}
+		if op.Method[0] == '-' {
+			if isDelim, _ := e.classify([]byte(op.Method)); isDelim {
+				return b, false
+			}
+		}
+		b = append(b, op.Method...)
+		b = append(b, ' ')
+		var ok bool
+		if b, ok = appendTarget(b, op.Target); !ok {
+			return b, false
+		}
+		b = append(b, " HTTP/1.1\r\n"...)
+	case Response:
+		code := op.StatusCode
+		if code < 100 || code > 999 {
+			return b, false
+		}
+		b = append(b, "HTTP/1.1 000 "...)
+		digits := b[len(b)-4 : len(b)-1]
+		digits[0], digits[1], digits[2] = byte('0'+code/100), byte('0'+code/10%10), byte('0'+code%10)
+		if op.Reason == "" {
+			b = append(b, statusText(code)...)
+		} else {
+			var ok bool
+			if b, ok = appendValue(b, op.Reason); !ok {
+				return b, false
+			}
+		}
+		b = append(b, crlf...)
+	default:
+		return b, false
+	}
+	for i := range op.Header {
+		var ok bool
+		if b, ok = e.appendField(b, &op.Header[i]); !ok {
+			return b, false
+		}
+	}
+	return append(b, crlf...), true
+}
+
+// appendField appends "Name: value\r\n" with the name in canonical form,
+// and reports false, having appended part of it, if the name is not a
+// token, the value not a field value (checkValue), or the line would start
+// with an open dash-boundary.
+func (e *Encoder) appendField(b []byte, f *Field) ([]byte, bool) {
+	name := f.Name
+	b, ok := appendName(b, name)
+	if !ok {
+		return b, false
+	}
+	if name[0] == '-' {
+		if isDelim, _ := e.classify(b[len(b)-len(name):]); isDelim {
+			return b, false
+		}
+	}
+	b = append(b, ": "...)
+	if b, ok = appendValue(b, f.Value); !ok {
+		return b, false
+	}
+	return append(b, crlf...), true
+}
+
+// skipPartField reports whether a part header field is one the encoder
+// writes itself, and so skips: Content-Type, Content-Transfer-Encoding,
+// Content-ID, and on a changeset part Content-Length. The length is looked
+// at first, as most names are none of them.
+func skipPartField(n string, changeset bool) bool {
+	switch len(n) {
+	case len("Content-Type"):
+		return strings.EqualFold(n, "Content-Type")
+	case len("Content-Transfer-Encoding"):
+		return strings.EqualFold(n, "Content-Transfer-Encoding")
+	case len("Content-ID"):
+		return strings.EqualFold(n, "Content-ID")
+	case len("Content-Length"):
+		return changeset && strings.EqualFold(n, "Content-Length")
+	}
+	return false
+}
+
+// appendFields appends the MIME part header lines of a changeset, which
+// validateFields has checked, skipping the fields the encoder writes
+// itself.
+func appendFields(b []byte, fs []Field) []byte {
+	for i := range fs {
+		if skipPartField(fs[i].Name, true) {
+			continue
+		}
+		b = appendCanonical(b, fs[i].Name)
+		b = append(b, ": "...)
+		b = append(b, fs[i].Value...)
+		b = append(b, crlf...)
 	}
 	return b
 }
@@ -311,197 +402,4 @@ func appendParam(b []byte, boundary string) []byte {
 // the CRLF"), and readers do so, so such a pair is refused.
 func confusable(a, b string) bool {
 	return strings.HasPrefix(a, b) || strings.HasPrefix(b, a)
-}
-
-// holdCap bounds the line start the body writer holds back while it may
-// still become a dash-boundary: "--" and 70 boundary bytes.
-const holdCap = 2 + maxBoundaryLen
-
-// classifyLine compares the start of a body line with the dash-boundary
-// dash ("--" + boundary). isDelim says the line starts with dash: a reader
-// following RFC 2046's note to implementors takes it for a delimiter
-// whatever follows (mime/multipart reads "--b--x" as a close delimiter), so
-// the writer refuses it, although this package's decoder, reading
-// tolerantly, would not. maybe says whether more bytes could still make it
-// one. It is a pure function of bytes, so each case is testable without a
-// writer.
-func classifyLine(line []byte, dash string) (isDelim, maybe bool) {
-	if len(line) < len(dash) {
-		return false, string(line) == dash[:len(line)]
-	}
-	isDelim = string(line[:len(dash)]) == dash
-	return isDelim, isDelim
-}
-
-// delimiterLineIn returns the first line of op's header block that would
-// start with an open dash-boundary, or "": a method, or a header name, such
-// as "--b". Such a block is refused like such a body line, as a reader would
-// end the part there. Only lines that start with "--" are looked at closely,
-// so the common case costs a byte comparison per field.
-func (e *Encoder) delimiterLineIn(op *Operation) string {
-	if op.Message == Request && strings.HasPrefix(op.Method, "--") {
-		if isDelim, _ := e.classify([]byte(op.Method)); isDelim {
-			return op.Method
-		}
-	}
-	for _, fs := range [][]Field{op.PartHeader, op.Header} {
-		for _, f := range fs {
-			if strings.HasPrefix(f.Name, "--") {
-				name := appendCanonical(nil, f.Name)
-				if isDelim, _ := e.classify(name); isDelim {
-					return string(name)
-				}
-			}
-		}
-	}
-	return ""
-}
-
-// classify is classifyLine against every open boundary.
-func (e *Encoder) classify(line []byte) (isDelim, maybe bool) {
-	isDelim, maybe = classifyLine(line, e.dash)
-	if e.inCS && !isDelim {
-		d, m := classifyLine(line, e.csDash)
-		isDelim, maybe = d, maybe || m
-	}
-	return isDelim, maybe
-}
-
-// bodyWriter is the writer [Encoder.CreateOperation] returns. It is part of
-// the Encoder and reused, so an operation costs no allocation.
-type bodyWriter struct{ e *Encoder }
-
-var (
-	_ io.Writer     = (*bodyWriter)(nil)
-	_ io.ReaderFrom = (*bodyWriter)(nil)
-)
-
-// Write writes p to the body. Lines that start with "-" at the start of a
-// line are held back until they are known not to be delimiters.
-func (bw *bodyWriter) Write(p []byte) (int, error) {
-	e := bw.e
-	if e.err != nil {
-		return 0, e.err
-	}
-	if !e.bodyOpen {
-		return 0, e.fail(&EncodeError{Part: e.parts - 1, Field: "body", Err: ErrEncoderState, Detail: "write to a finished part"})
-	}
-	start, i := 0, 0 // p[start:i] passes through when the next line is held
-	for i < len(p) {
-		if e.cand {
-			c := p[i]
-			if c == '\r' || c == '\n' {
-				if isDelim, _ := e.classify(e.hold[:e.nhold]); isDelim {
-					return i, e.delimiterInBody()
-				}
-				if err := e.release(); err != nil {
-					return i, err
-				}
-				start = i
-				i++
-				continue
-			}
-			e.hold[e.nhold] = c
-			e.nhold++
-			i++
-			isDelim, maybe := e.classify(e.hold[:e.nhold])
-			if isDelim {
-				return i - 1, e.delimiterInBody()
-			}
-			if !maybe {
-				if err := e.release(); err != nil {
-					return i, err
-				}
-				start = i
-			}
-			continue
-		}
-		j := bytes.IndexByte(p[i:], '-')
-		if j < 0 {
-			break
-		}
-		k := i + j
-		atStart := e.lineStart
-		if k > 0 {
-			atStart = p[k-1] == '\n' || p[k-1] == '\r'
-		}
-		i = k + 1
-		if !atStart {
-			continue
-		}
-		if err := e.write(p[start:k]); err != nil {
-			return k, err
-		}
-		e.cand, e.hold[0], e.nhold = true, '-', 1
-		start = i
-	}
-	if !e.cand {
-		if err := e.write(p[start:]); err != nil {
-			return start, err
-		}
-	}
-	if len(p) > 0 {
-		e.lineStart = p[len(p)-1] == '\n' || p[len(p)-1] == '\r'
-	}
-	return len(p), nil
-}
-
-// ReadFrom copies r into the body through a buffer the encoder reuses. A
-// read error is sticky (see [Encoder.WriteOperation]).
-func (bw *bodyWriter) ReadFrom(r io.Reader) (int64, error) {
-	e := bw.e
-	if e.copyBuf == nil {
-		e.copyBuf = make([]byte, 32<<10)
-	}
-	var n int64
-	for {
-		m, rerr := r.Read(e.copyBuf)
-		if m > 0 {
-			if _, err := bw.Write(e.copyBuf[:m]); err != nil {
-				return n, err
-			}
-			n += int64(m)
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, e.fail(rerr)
-		}
-	}
-}
-
-// release writes the held line start: it is not a delimiter.
-func (e *Encoder) release() error {
-	e.cand = false
-	return e.write(e.hold[:e.nhold])
-}
-
-// finishBody ends the open body, if any. A held last line that would be a
-// delimiter once the next delimiter's CRLF follows it is refused; any other
-// held bytes go ahead of the next header block. It also returns the sticky
-// error.
-func (e *Encoder) finishBody() error {
-	if e.err != nil {
-		return e.err
-	}
-	if !e.bodyOpen {
-		return nil
-	}
-	e.bodyOpen = false
-	if e.cand {
-		if isDelim, _ := e.classify(e.hold[:e.nhold]); isDelim {
-			return e.delimiterInBody()
-		}
-		e.cand = false
-		e.buf = append(e.buf, e.hold[:e.nhold]...)
-	}
-	return nil
-}
-
-// delimiterInBody fails with the error for a body line that reads as a
-// delimiter.
-func (e *Encoder) delimiterInBody() error {
-	return e.fail(&EncodeError{Part: e.parts - 1, Field: "body", Err: ErrUnsafe,
-		Detail: "a line would be read as a delimiter: " + quote(string(e.hold[:e.nhold]))})
 }
