@@ -80,6 +80,9 @@ func (rr *ResponseReader) nextJSON() (*Answer, error) {
 		if len(rr.queue) > 0 {
 			a := rr.queue[0]
 			rr.queue = rr.queue[1:]
+			if !rr.keep {
+				rr.held -= int64(len(a.mem)) // the caller's now, until the next call
+			}
 			return a, nil
 		}
 		it, err := js.dec.Next()
@@ -201,6 +204,11 @@ func (rr *ResponseReader) queueHeld(g int) {
 	for i := pg.first; i < pg.first+pg.k; i++ {
 		js.answered[i], js.failed[i] = true, true
 	}
+	for _, a := range held {
+		if a != fail {
+			rr.held -= int64(len(a.mem)) // dropped: the failure stands for it
+		}
+	}
 	fail.Index, fail.Count = pg.first, pg.k
 	fail.Response.Request = rr.plan.reqs[pg.first]
 	rr.queue = append(rr.queue, fail)
@@ -222,8 +230,10 @@ func (rr *ResponseReader) releaseHeld() bool {
 // endJSON checks, at the end of the answers, that every request has one.
 // Requests left unanswered must be the last ones, after a failure: the
 // server stopped there (ErrStopped), which OData allows with
-// "continue-on-error=false" and does after a multipart request. Any other
-// gap is ErrMismatch.
+// "continue-on-error=false" and does after a multipart request. The
+// failure need not be the last answered: requests that ran beside it (a
+// server runs independent requests concurrently) complete after it. Any
+// other gap is ErrMismatch.
 func (rr *ResponseReader) endJSON() error {
 	js, plan := rr.js, rr.plan
 	stop := plan.n()
@@ -238,8 +248,8 @@ func (rr *ResponseReader) endJSON() error {
 	switch {
 	case stop == plan.n():
 		return io.EOF
-	case stop == 0 || !js.failed[stop-1]:
-		return rr.mismatch(-1, stop, fmt.Sprintf("request %d%s has no answer, and the answer before it did not fail", stop, plan.idNote(stop)))
+	case !slices.Contains(js.failed[:stop], true):
+		return rr.mismatch(-1, stop, fmt.Sprintf("request %d%s has no answer, and no answer before it failed", stop, plan.idNote(stop)))
 	}
 	return &ResponseError{Err: ErrStopped, Requests: plan.n(), Responses: rr.read, Answer: -1, Request: stop,
 		Detail: fmt.Sprintf("requests %d to %d did not run", stop, plan.n()-1)}

@@ -2,6 +2,7 @@ package batchhttp
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -92,9 +93,9 @@ func TestClientJSONPairing(t *testing.T) {
 			err: ErrMismatch, answer: -1, request: 1, detail: `request 1 (Content-ID "2") has no answer, and requests after it do`},
 		{name: "missing id at the end, nothing failed", build: three,
 			doc: `{"responses":[{"id":"2","status":200},{"id":"1","status":200}]}`,
-			err: ErrMismatch, answer: -1, request: 2, detail: `request 2 (Content-ID "3") has no answer, and the answer before it did not fail`},
+			err: ErrMismatch, answer: -1, request: 2, detail: `request 2 (Content-ID "3") has no answer, and no answer before it failed`},
 		{name: "no answers", build: three, doc: `{"responses":[]}`,
-			err: ErrMismatch, answer: -1, request: 0, detail: `request 0 (Content-ID "1") has no answer, and the answer before it did not fail`},
+			err: ErrMismatch, answer: -1, request: 0, detail: `request 0 (Content-ID "1") has no answer, and no answer before it failed`},
 		{name: "requests, not responses", build: three, doc: `{"requests":[{"id":"1","method":"GET","url":"a"}]}`,
 			err: ErrMismatch, answer: 0, request: -1, detail: "the JSON batch holds requests, not responses"},
 		{name: "stopped after a failure", build: three,
@@ -186,4 +187,39 @@ func TestClientJSONMultipartAnswer(t *testing.T) {
 	resps, err := b.ReadResponse(resp)
 	require.NoError(t, err)
 	require.Equal(t, []string{"200 answer 1", "200 answer 2"}, bodies(t, resps))
+}
+
+// TestClientJSONGroupsStreamInBoundedMemory: a group's answers are held
+// until the group is complete, and given back once returned, so streaming
+// many groups needs room for one group, not for all of them.
+func TestClientJSONGroupsStreamInBoundedMemory(t *testing.T) {
+	var b RequestBatch
+	var doc strings.Builder
+	doc.WriteString(`{"responses":[`)
+	big := strings.Repeat("x", 100<<10)
+	for g := range 20 {
+		b.AddChangeset(newReq(t, "POST", "http://example.com/a", "{}"), newReq(t, "POST", "http://example.com/b", "{}"))
+		if g > 0 {
+			doc.WriteByte(',')
+		}
+		fmt.Fprintf(&doc, `{"id":"%d","atomicityGroup":"g%d","status":201,"body":%q},{"id":"%d","atomicityGroup":"g%d","status":201,"body":%q}`,
+			2*g+1, g+1, big, 2*g+2, g+1, big)
+	}
+	doc.WriteString(`]}`)
+	rr, err := b.NewResponseReader(jsonResponse(doc.String()), MaxBufferBytes(1<<20))
+	require.NoError(t, err)
+	defer rr.Close()
+	n := 0
+	for {
+		a, err := rr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err, "answer %d", n)
+		body, err := io.ReadAll(a.Response.Body)
+		require.NoError(t, err)
+		require.Len(t, body, len(big)+2) // the JSON string, quotes and all
+		n++
+	}
+	require.Equal(t, 40, n)
 }

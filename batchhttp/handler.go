@@ -203,8 +203,9 @@ type ChangesetHook interface {
 // nothing: if one fails, the group is rolled back and answered with that
 // failure, every other request of the group 424. As OData 4.01 specifies,
 // a JSON batch runs every request whatever fails, unless its Prefer says
-// "continue-on-error=false"; then nothing more starts after the first
-// failure. Requests and groups that depend on nothing pending run
+// "continue-on-error=false"; then requests start in document order and
+// nothing more starts after the first failure, so that what is left
+// unrun is the end of the batch. Requests and groups that depend on nothing pending run
 // concurrently, up to [Concurrency] (default 1, in document order).
 //
 // The answer is a JSON batch, each answer written and flushed as its
@@ -235,7 +236,9 @@ type ChangesetHook interface {
 // clients send) does not count. A JSON
 // request is held whole while it runs, up to jsonbatch's item limit
 // (jsonbatch.DefaultMaxItemBytes; 413 beyond), as are up to [Concurrency]
-// of them waiting for what they depend on and their answers.
+// of them waiting for what they depend on, and their answers (with a
+// multipart answer, which is written in request order, the answers that
+// completed early count among those).
 //
 // # Memory
 //
@@ -327,7 +330,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if isJSON {
-		h.serveJSON(w, r, &sp, false)
+		_ = h.serveJSON(w, r, &sp, false) // a JSON batch is always answered
 		return
 	}
 

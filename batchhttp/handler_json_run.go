@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,7 +54,9 @@ type unitWork struct {
 }
 
 // loop runs the plan: units are read in document order, at most conc of
-// them waiting, and each starts once every unit it depends on is done. One
+// them waiting (with the answers a multipart sink holds back), and each
+// starts once every unit it depends on is done; with stopOnFail, also
+// once every unit before it has started. One
 // whose dependency failed does not run: each of its requests is answered
 // 424 Failed Dependency (OData JSON Format 4.01 §19.1). With conc 1 units
 // run on this goroutine, one after the other.
@@ -64,7 +67,9 @@ func (jr *jsonRun) loop() {
 	jr.results = make(chan *unitWork, jr.conc)
 	window := jr.conc
 	for {
-		for !jr.stopped && !jr.broken && jr.next < len(units) && len(jr.pending) < window {
+		// Units read and not started, and answers held back by a sink
+		// that writes in request order, are bounded together.
+		for !jr.stopped && !jr.broken && jr.next < len(units) && len(jr.pending)+jr.sink.holding() < window {
 			w := jr.read()
 			if w == nil {
 				jr.broken = true
@@ -91,6 +96,12 @@ func (jr *jsonRun) loop() {
 				}
 			}
 			if !ready {
+				if jr.stopOnFail {
+					// Start in document order, so that what a failure
+					// leaves unrun is the end of the batch, never a gap
+					// that a client would take for a lost answer.
+					break
+				}
 				k++
 				continue
 			}
@@ -327,14 +338,25 @@ func answerOf(aw *answerWriter, op *jsonbatch.Operation) jsonbatch.Operation {
 }
 
 // jsonAnswer returns a as a JSON batch item writes it: without
-// Content-Length, which says nothing once the body is a JSON value.
+// Content-Length, which says nothing once the body is a JSON value, and
+// with the values of a repeated header joined by ", " (RFC 9110 §5.3), as
+// a name may appear only once in the "headers" object (I-JSON) and a
+// client that parses it keeps only the last; Set-Cookie, whose values
+// cannot be joined, stays repeated.
 func jsonAnswer(a *jsonbatch.Operation) *jsonbatch.Operation {
 	out := *a
 	out.Header = nil
 	for _, f := range a.Header {
-		if !strings.EqualFold(f.Name, "Content-Length") {
-			out.Header = append(out.Header, f)
+		if strings.EqualFold(f.Name, "Content-Length") {
+			continue
 		}
+		if !strings.EqualFold(f.Name, "Set-Cookie") {
+			if i := slices.IndexFunc(out.Header, func(g batch.Field) bool { return strings.EqualFold(g.Name, f.Name) }); i >= 0 {
+				out.Header[i].Value += ", " + f.Value
+				continue
+			}
+		}
+		out.Header = append(out.Header, f)
 	}
 	return &out
 }

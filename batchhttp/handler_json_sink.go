@@ -19,8 +19,10 @@ import (
 // serveJSON answers a JSON batch held in sp. multipart says the batch came
 // as a multipart batch and was converted (see serveConverted): it then
 // runs as a multipart batch does, in order, stopping after the first
-// failure unless the request asks to continue, and is answered in JSON.
-func (h *handler) serveJSON(w http.ResponseWriter, r *http.Request, sp *spool, multipart bool) {
+// failure unless the request asks to continue, and is answered in JSON;
+// or, if the converted batch is more than a JSON batch may hold, not at
+// all: it reports false, having written nothing.
+func (h *handler) serveJSON(w http.ResponseWriter, r *http.Request, sp *spool, multipart bool) (answered bool) {
 	opts := h.jsonDecodeOptions()
 	d, _ := jsonDecoders.Get().(*jsonbatch.Decoder)
 	if d == nil {
@@ -34,9 +36,15 @@ func (h *handler) serveJSON(w http.ResponseWriter, r *http.Request, sp *spool, m
 	}()
 	jsonOut := multipart || answerJSON(r.Header, true)
 	plan, status, msg := h.checkJSON(d, !jsonOut)
-	if status != 0 {
+	switch {
+	case status != 0 && multipart:
+		// What the conversion wrote is more than a JSON batch item may
+		// hold (a body's base64 or escapes grow it): the batch is
+		// answered in multipart, as one JSON cannot say.
+		return false
+	case status != 0:
 		writeError(w, status, msg)
-		return
+		return true
 	}
 	d.Reset(sp.reader(), opts...)
 
@@ -76,7 +84,7 @@ func (h *handler) serveJSON(w http.ResponseWriter, r *http.Request, sp *spool, m
 		enc, err := batch.NewEncoder(w, opts...)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, err.Error())
-			return
+			return true
 		}
 		s := &multipartSink{enc: enc, rc: rc, framed: enc.Dialect() == batch.ODataV4, held: make(map[int]*unitWork)}
 		jr.dash = []byte("--" + enc.Boundary())
@@ -96,6 +104,7 @@ func (h *handler) serveJSON(w http.ResponseWriter, r *http.Request, sp *spool, m
 	if !jr.broken {
 		_ = jr.sink.close()
 	}
+	return true
 }
 
 // jsonDecoders keeps JSON batch decoders, with their buffers, between
@@ -132,8 +141,7 @@ func (h *handler) serveConverted(w http.ResponseWriter, r *http.Request, sp *spo
 	if err != nil {
 		return false
 	}
-	h.serveJSON(w, r, &js, true)
-	return true
+	return h.serveJSON(w, r, &js, true)
 }
 
 // batchBase returns the URL the batch was sent to, which operations'
@@ -152,6 +160,8 @@ type answerSink interface {
 	unit(w *unitWork) error
 	// close ends the batch response.
 	close() error
+	// holding returns how many completed units it holds back.
+	holding() int
 }
 
 // jsonSink answers in JSON, each unit's answers as it completes: in any
@@ -171,6 +181,8 @@ func (s *jsonSink) unit(w *unitWork) error {
 	_ = s.rc.Flush()
 	return nil
 }
+
+func (*jsonSink) holding() int { return 0 }
 
 func (s *jsonSink) close() error {
 	err := s.enc.Close()
@@ -207,6 +219,8 @@ func (s *multipartSink) unit(w *unitWork) error {
 	_ = s.rc.Flush()
 	return nil
 }
+
+func (s *multipartSink) holding() int { return len(s.held) }
 
 func (s *multipartSink) write(w *unitWork) error {
 	group := len(w.ops) > 0 && w.ops[0].AtomicityGroup != ""

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -446,4 +447,115 @@ func TestHandlerJSONUnwritableAnswer(t *testing.T) {
 	require.Contains(t, got[0].Body, "cannot be written in a JSON batch")
 	require.Equal(t, 424, got[1].Status)
 	require.Equal(t, [3]int32{1, 0, 1}, [3]int32{hook.begin.Load(), hook.commit.Load(), hook.rollback.Load()})
+}
+
+// TestHandlerJSONMultipartHoldsLittle: a JSON batch answered in multipart
+// is written in request order, so answers that complete early wait for a
+// slow one before them; the handler does not run ahead of what it may
+// hold (Concurrency), whatever the size of the batch.
+func TestHandlerJSONMultipartHoldsLittle(t *testing.T) {
+	const n, conc = 200, 2
+	var served atomic.Int32
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/r/0" {
+			for d := time.Now().Add(300 * time.Millisecond); served.Load() < n-1 && time.Now().Before(d); {
+				time.Sleep(time.Millisecond)
+			}
+			fmt.Fprintf(w, "%d", served.Load())
+			return
+		}
+		io.WriteString(w, strings.Repeat("x", 64<<10))
+		served.Add(1)
+	})
+	rec := serveJSONBatch(t, Handler(next, Concurrency(conc)), independentGETs(n, "/r/"), "Accept", "multipart/mixed")
+	require.Equal(t, http.StatusOK, rec.Code)
+	d, err := batch.NewDecoder(rec.Body, rec.Header().Get("Content-Type"))
+	require.NoError(t, err)
+	p, err := d.Next()
+	require.NoError(t, err)
+	body, err := io.ReadAll(p)
+	require.NoError(t, err)
+	ahead, err := strconv.Atoi(string(body))
+	require.NoError(t, err)
+	require.LessOrEqual(t, ahead, 2*conc, "answers completed (and held) while the first ran")
+}
+
+// TestHandlerJSONStopLeavesNoGap: with continue-on-error=false, requests
+// start in document order, so that what a failure leaves unrun is the end
+// of the batch (the client reads ErrStopped), never a gap that a client
+// would take for a lost answer (ErrMismatch), however the timing falls.
+func TestHandlerJSONStopLeavesNoGap(t *testing.T) {
+	doc := `{"requests":[{"id":"1","method":"GET","url":"ok"},{"id":"2","method":"GET","url":"slow","dependsOn":["1"]},
+	 {"id":"3","method":"GET","url":"ok"},{"id":"4","method":"GET","url":"ok","dependsOn":["2"]},
+	 {"id":"5","method":"GET","url":"fail"},{"id":"6","method":"GET","url":"ok"},{"id":"7","method":"GET","url":"ok"}]}`
+	for round := range 10 {
+		failed := make(chan struct{})
+		next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/odata/slow":
+				select {
+				case <-failed:
+				case <-time.After(time.Duration(round) * 5 * time.Millisecond):
+				}
+				time.Sleep(time.Duration(rand.IntN(3)) * time.Millisecond)
+			case "/odata/fail":
+				defer close(failed)
+				http.Error(w, "no", http.StatusBadRequest)
+			}
+		})
+		req := httptest.NewRequest(http.MethodPost, "http://example.com/odata/$batch", strings.NewReader(doc))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Prefer", "continue-on-error=false")
+		rec := httptest.NewRecorder()
+		Handler(next, Concurrency(2)).ServeHTTP(rec, req)
+		var b RequestBatch
+		for _, p := range []string{"ok", "slow", "ok", "ok", "fail", "ok", "ok"} {
+			b.Add(newReq(t, "GET", "http://example.com/odata/"+p, ""))
+		}
+		resps, err := b.ReadResponse(jsonResponse(rec.Body.String()))
+		if err != nil {
+			require.ErrorIs(t, err, ErrStopped, "round %d: %s", round, rec.Body.String())
+		}
+		require.Equal(t, http.StatusBadRequest, resps[4].StatusCode)
+		for i := 1; i < len(resps); i++ {
+			require.False(t, resps[i-1] == nil && resps[i] != nil, "round %d: request %d unanswered before %d", round, i-1, i)
+		}
+	}
+}
+
+// TestHandlerConvertedTooLarge: a multipart batch that asks for a JSON
+// answer but whose body JSON cannot hold (8 MiB once in base64) is
+// answered in multipart, not refused.
+func TestHandlerConvertedTooLarge(t *testing.T) {
+	body := strings.Repeat("\x01", 6<<20)
+	mp := "--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\r\n\r\n" +
+		"PUT /odata/blob HTTP/1.1\r\nContent-Type: application/octet-stream\r\n\r\n" + body + "\r\n--b--\r\n"
+	req := httptest.NewRequest(http.MethodPost, "http://example.com/odata/$batch", strings.NewReader(mp))
+	req.Header.Set("Content-Type", "multipart/mixed; boundary=b")
+	req.Header.Set("OData-Version", "4.01")
+	req.Header.Set("Accept", "application/json")
+	rec := httptest.NewRecorder()
+	Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })).ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.True(t, strings.HasPrefix(rec.Header().Get("Content-Type"), "multipart/mixed;"))
+}
+
+// TestHandlerJSONRepeatedHeaders: a header next sets twice is one member of
+// the answer's "headers", its values joined; Set-Cookie stays repeated.
+func TestHandlerJSONRepeatedHeaders(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Accept")
+		w.Header().Add("Vary", "Prefer")
+		w.Header().Add("Set-Cookie", "a=1")
+		w.Header().Add("Set-Cookie", "b=2")
+		w.WriteHeader(http.StatusNoContent)
+	})
+	rec := serveJSONBatch(t, Handler(next), `{"requests":[{"id":"1","method":"GET","url":"x"}]}`)
+	it, err := jsonbatch.NewDecoder(rec.Body).Next()
+	require.NoError(t, err)
+	var got []string
+	for _, f := range it.Header() {
+		got = append(got, string(f.Name)+": "+string(f.Value))
+	}
+	require.Equal(t, []string{"Set-Cookie: a=1", "Set-Cookie: b=2", "Vary: Accept, Prefer"}, got)
 }

@@ -72,7 +72,9 @@ func TestSpoolGrowsAsBytesArrive(t *testing.T) {
 	data := strings.Repeat("0123456789", 10000)
 	require.NoError(t, big.fill(strings.NewReader(data), 1<<20))
 	require.Nil(t, big.f)
-	require.Less(t, cap(big.mem), 4*len(data))
+	// Grown by doubling, or a buffer an earlier batch gave back to the
+	// pool, which keeps none larger than spoolPooled.
+	require.LessOrEqual(t, cap(big.mem), max(4*len(data), spoolPooled))
 	got, err := io.ReadAll(big.reader())
 	require.NoError(t, err)
 	require.Equal(t, data, string(got))
