@@ -266,7 +266,12 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit, pre int) bool {
 	if !mime && (reused == 0 || d.memo.misses != 0) {
 		d.memo.update(hb, w[:pos], base, off, reused, lines)
 	}
-	d.meta = append(d.meta, d.buf[d.rp-pre:d.rp+pos]...)
+	if hb.inMemo {
+		// The block is the memo's: only the start line is copied.
+		d.meta = append(d.meta, d.buf[d.rp-pre:d.rp]...)
+	} else {
+		d.meta = append(d.meta, d.buf[d.rp-pre:d.rp+pos]...)
+	}
 	d.rp += pos
 	return true
 }
@@ -306,16 +311,10 @@ func (d *Decoder) reuseLines(hb *headerBlock, w []byte, base int, off int64) int
 	m := len(d.memo.block)
 	if len(w) >= m && string(w[:m]) == string(d.memo.block) {
 		// The whole block again (one compare, the usual case): its
-		// fields copied in one piece and moved, its keys as they were.
-		sp := append(hb.spans[:0], d.memo.spans...)
-		for i := range sp {
-			f := &sp[i]
-			f.name.a, f.name.b = f.name.a+base, f.name.b+base
-			f.value.a, f.value.b = f.value.a+base, f.value.b+base
-			f.offset += off
-		}
-		hb.spans, hb.first, hb.lengths = sp, d.memo.first, d.memo.lengths
-		return len(sp)
+		// fields are the memo's, shared, its keys as they were.
+		hb.spans, hb.shared, hb.inMemo, hb.off = d.memo.spans, true, true, off
+		hb.first, hb.lengths = d.memo.first, d.memo.lengths
+		return len(hb.spans)
 	}
 	// The lines up to the first difference, each compared whole.
 	n, start := 0, 0
@@ -466,14 +465,18 @@ func (d *Decoder) usualPartHeaders(limit int) bool {
 		string(w[:len(usualBlock)]) != usualBlock || used > limit || len(d.ph.spans) != 0 {
 		return false
 	}
-	const base = 0 // meta[:len(usualBlock)] is usualBlock
-	off := d.base + int64(d.rp)
-	d.ph.spans = append(d.ph.spans,
-		fieldSpan{name: span{base, base + 12}, value: span{base + 14, base + usualCT - 2}, offset: off},
-		fieldSpan{name: span{base + usualCT, base + usualCT + 25}, value: span{base + usualCT + 27, base + usualCT + usualCTE - 2}, offset: off + int64(usualCT)})
+	d.ph.spans, d.ph.shared, d.ph.off = usualSpans, true, d.base+int64(d.rp)
 	d.ph.first[keyContentType] = 1
 	d.rp += len(usualBlock)
 	return true
+}
+
+// usualSpans are the fields of usualBlock at the start of meta, their
+// offsets relative to the block's; shared by every decoder, read-only (a
+// headerBlock that shares them never appends to them).
+var usualSpans = []fieldSpan{
+	{name: span{0, 12}, value: span{14, usualCT - 2}, offset: 0},
+	{name: span{usualCT, usualCT + 25}, value: span{usualCT + 27, usualCT + usualCTE - 2}, offset: int64(usualCT)},
 }
 
 // Lengths of the usual lines with their CRLF.

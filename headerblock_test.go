@@ -83,8 +83,9 @@ func TestScanHeaders(t *testing.T) {
 		}
 		fields := func(d *Decoder) []Field {
 			var fs []Field
+			b := d.bytesOf(&d.ph)
 			for _, f := range d.ph.spans {
-				fs = append(fs, Field{string(f.name.of(d.meta)), string(f.value.of(d.meta)) + "@" + strconv.FormatInt(f.offset, 10)})
+				fs = append(fs, Field{string(f.name.of(b)), string(f.value.of(b)) + "@" + strconv.FormatInt(d.ph.offsetOf(&f), 10)})
 			}
 			return fs
 		}
@@ -145,8 +146,9 @@ func TestHeaderMemo(t *testing.T) {
 	}
 	fields := func(d *Decoder) []Field {
 		var fs []Field
+		b := d.bytesOf(&d.eh)
 		for _, f := range d.eh.spans {
-			fs = append(fs, Field{string(f.name.of(d.meta)), string(f.value.of(d.meta)) + "@" + strconv.FormatInt(f.offset, 10)})
+			fs = append(fs, Field{string(f.name.of(b)), string(f.value.of(b)) + "@" + strconv.FormatInt(d.eh.offsetOf(&f), 10)})
 		}
 		return fs
 	}
@@ -243,9 +245,53 @@ func TestHeaderMemoSequence(t *testing.T) {
 			require.Equal(t, len(slow.eh.spans), len(d.eh.spans), "%q: block %d", seq, i)
 			for j, f := range slow.eh.spans {
 				g := d.eh.spans[j]
-				require.Equal(t, string(f.name.of(slow.meta)), string(g.name.of(d.meta)), "%q: block %d", seq, i)
-				require.Equal(t, string(f.value.of(slow.meta)), string(g.value.of(d.meta)), "%q: block %d", seq, i)
-				require.Equal(t, f.offset, g.offset, "%q: block %d %q", seq, i, block)
+				require.Equal(t, string(f.name.of(slow.meta)), string(g.name.of(d.bytesOf(&d.eh))), "%q: block %d", seq, i)
+				require.Equal(t, string(f.value.of(slow.meta)), string(g.value.of(d.bytesOf(&d.eh))), "%q: block %d", seq, i)
+				require.Equal(t, f.offset, d.eh.offsetOf(&g), "%q: block %d %q", seq, i, block)
+			}
+		}
+	}
+}
+
+// TestSharedBlocksSurviveReuse decodes batches whose blocks repeat (so that
+// their spans are shared with the memo and with usualSpans) with one
+// Decoder, Reset between batches and in the middle of one, and compares
+// every part with a fresh Decoder's reading of the same bytes: storage
+// shared by one part must never become storage another part writes in.
+func TestSharedBlocksSurviveReuse(t *testing.T) {
+	op := func(status, block, body string) string {
+		return "--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n" +
+			"HTTP/1.1 " + status + "\r\n" + block + "\r\n" + body + "\r\n"
+	}
+	a := "Content-Type: application/json\r\nOData-Version: 4.0\r\nContent-Length: 2\r\n"
+	b := "Content-Type: text/plain\r\nContent-ID: 9\r\nX-Long-Header-Name: " + strings.Repeat("v", 90) + "\r\n"
+	c := "ETag: W/\"1\"\r\n"
+	batches := []string{
+		op("200 OK", a, "{}") + op("200 OK", a, "{}") + op("201 Created", a, "[]") + "--b--\r\n",
+		op("200 OK", b, "x") + op("200 OK", b, "y") + op("404 Not Found", c, "") + op("200 OK", c, "") + op("200 OK", a, "{}") + "--b--\r\n",
+		op("200 OK", a, "{}") + op("200 OK", b, "z") + op("200 OK", b, "z") + op("200 OK", a, "{}") + op("200 OK", a, "{}") + "--b--\r\n",
+	}
+	d, err := NewDecoderBoundary(strings.NewReader(""), "b")
+	require.NoError(t, err)
+	for round := range 3 {
+		for i, in := range batches {
+			want, err := decodeAll(strings.NewReader(in), "multipart/mixed; boundary=b")
+			require.NoError(t, err)
+			require.NoError(t, d.Reset(strings.NewReader(in), "b"))
+			stop := len(want)
+			if round == 1 {
+				stop = 2 // Reset in the middle, while the memo is shared
+			}
+			var got []decoded
+			for range stop {
+				p, err := d.Next()
+				require.NoError(t, err)
+				g, err := decodedOf(p)
+				require.NoError(t, err)
+				got = append(got, g)
+			}
+			if diff := cmp.Diff(want[:stop], got); diff != "" {
+				t.Errorf("round %d, batch %d (-fresh decoder +reused decoder):\n%s", round, i, diff)
 			}
 		}
 	}
