@@ -64,6 +64,9 @@ type Decoder struct {
 	eviews []RawField
 	start  [3]span // start line: method, target, proto; or proto, status code, reason
 	memo   headerMemo
+	// memoMissAt is the input offset of the last embedded header block
+	// that quickMessage found not to repeat the memo's whole.
+	memoMissAt int64
 
 	scratch []byte // a changeset boundary with its quoted-pairs resolved
 }
@@ -143,16 +146,17 @@ func (d *Decoder) init(r io.Reader, boundary string, opts []DecodeOption) {
 	levels[0].dash = append(append(levels[0].dash[:0], "--"...), boundary...)
 	levels[0].index = -1
 	*d = Decoder{
-		r:       r,
-		levels:  levels,
-		region:  region{open: true, atStart: true},
-		meta:    append(d.meta[:0], usualBlock...),
-		ph:      d.ph.emptied(),
-		eh:      d.eh.emptied(),
-		pviews:  d.pviews[:0],
-		eviews:  d.eviews[:0],
-		scratch: d.scratch[:0],
-		memo:    headerMemo{block: d.memo.block[:0], spans: d.memo.spans[:0], lines: d.memo.lines[:0]},
+		r:          r,
+		levels:     levels,
+		region:     region{open: true, atStart: true},
+		meta:       append(d.meta[:0], usualBlock...),
+		ph:         d.ph.emptied(),
+		eh:         d.eh.emptied(),
+		pviews:     d.pviews[:0],
+		eviews:     d.eviews[:0],
+		scratch:    d.scratch[:0],
+		memo:       headerMemo{block: d.memo.block[:0], spans: d.memo.spans[:0], lines: d.memo.lines[:0]},
+		memoMissAt: -1,
 	}
 	buildDecodeOptions(&d.opts, opts)
 	if n := d.opts.bufferSize; cap(buf) < n || cap(buf) > 2*n {

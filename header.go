@@ -349,9 +349,13 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 		dev &^= one
 	}
 
+	limit := d.opts.maxHeader - len(line)
+	if pre > 0 && d.memoWhole(limit, pre) {
+		return nil
+	}
 	var ended bool
 	var err error
-	switch limit := d.opts.maxHeader - len(line); {
+	switch {
 	case pre > 0 && d.scanHeaders(&d.eh, limit, pre):
 		// The start line and the header block, copied in one piece.
 	case pre > 0:

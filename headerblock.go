@@ -295,6 +295,12 @@ type headerMemo struct {
 	first   [numKeys]int
 	lengths int
 	misses  int // blocks in a row that shared no line with the memo
+	// For a block repeated whole with the operation around it
+	// (quickOperation): the header bytes it charges, and its
+	// Content-Length's value, -1 for none, -2 for one the general path
+	// must look at (malformed, or repeated).
+	used int
+	clen int64
 }
 
 // memoLine is one line of the memo, its positions relative to the block.
@@ -309,7 +315,7 @@ type memoLine struct {
 // whole from its start, and returns how many there were.
 func (d *Decoder) reuseLines(hb *headerBlock, w []byte, base int, off int64) int {
 	m := len(d.memo.block)
-	if len(w) >= m && string(w[:m]) == string(d.memo.block) {
+	if len(w) >= m && off != d.memoMissAt && string(w[:m]) == string(d.memo.block) {
 		// The whole block again (one compare, the usual case): its
 		// fields are the memo's, shared, its keys as they were.
 		hb.spans, hb.shared, hb.inMemo, hb.off = d.memo.spans, true, true, off
@@ -384,6 +390,13 @@ func (m *headerMemo) record(hb *headerBlock, block []byte, base int, off int64) 
 			used: used,
 			key:  headerKey(block[start : start+f.name.b-f.name.a]),
 		})
+	}
+	m.used, m.clen = used, -1
+	if i := m.first[keyContentLength]; i > 0 {
+		m.clen = -2
+		if n, ok := parseLength(m.spans[i-1].value.of(m.block)); ok && m.lengths == 1 {
+			m.clen = n
+		}
 	}
 }
 

@@ -1,9 +1,11 @@
 package batch
 
 import (
+	"io"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
@@ -292,6 +294,67 @@ func TestSharedBlocksSurviveReuse(t *testing.T) {
 			}
 			if diff := cmp.Diff(want[:stop], got); diff != "" {
 				t.Errorf("round %d, batch %d (-fresh decoder +reused decoder):\n%s", round, i, diff)
+			}
+		}
+	}
+}
+
+// TestMemoWholeAsGeneral decodes batches whose embedded header blocks repeat
+// whole, so that memoWhole takes them when the batch is in the buffer, and
+// compares every part, deviation and error with a decoding one byte at a
+// time, where no block is ever whole in the buffer: under every header limit
+// around the blocks' size (with start lines of different lengths, so that a
+// block within the limit after one is over it after the next), in strict
+// mode and not, with Content-Length values that are well formed, malformed,
+// repeated, disagreeing, and not the body's length.
+func TestMemoWholeAsGeneral(t *testing.T) {
+	blocks := []string{
+		"Content-Type: application/json\r\nContent-Length: 2\r\n",
+		"Content-Type: application/json\r\nContent-Length: 5\r\n",
+		"Content-Type: application/json\r\nContent-Length: x2\r\n",
+		"Content-Length: 2\r\nContent-Length: 2\r\n",
+		"Content-Length: 2\r\ncontent-length: 3\r\n",
+		"Content-ID: 7\r\nOData-Version: 4.0\r\n",
+		"OData-Version: 4.0\r\n",
+	}
+	lines := []string{"HTTP/1.1 200 OK", "HTTP/1.1 204 No Content, and a longer reason", "GET /items HTTP/1.1", "http/1.1 200 OK"}
+	type part struct {
+		Decoded decoded
+		Dev     Deviation
+		Offset  int64
+		Length  int64
+	}
+	of := func(p *Part) (part, error) {
+		g, err := decodedOf(p)
+		return part{g, p.Deviations(), p.Offset(), p.ContentLength()}, err
+	}
+	decode := func(r io.Reader, opts ...DecodeOption) ([]part, error) {
+		d, err := NewDecoderBoundary(r, "b", opts...)
+		if err != nil {
+			return nil, err
+		}
+		return collect(d, of)
+	}
+	for _, block := range blocks {
+		for j := range lines {
+			var in strings.Builder
+			for k := range 4 {
+				in.WriteString("--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n" +
+					lines[(j+k/2)%len(lines)] + "\r\n" + block + "\r\n{}\r\n")
+			}
+			in.WriteString("--b--\r\n")
+			for limit := len(block) - 8; limit <= len(lines[1])+len(block)+3*fieldOverhead+8; limit++ {
+				for _, strict := range []bool{false, true} {
+					opts := []DecodeOption{MaxHeaderBytes(limit), Strict(strict)}
+					want, wantErr := decode(iotest.OneByteReader(strings.NewReader(in.String())), append(opts, BufferSize(1))...)
+					got, err := decode(strings.NewReader(in.String()), opts...)
+					if !sameError(err, wantErr) {
+						t.Errorf("%q %q limit %d strict %v: error %v, one byte at a time %v", lines[j], block, limit, strict, err, wantErr)
+					}
+					if diff := cmp.Diff(want, got, normalize); diff != "" {
+						t.Errorf("%q %q limit %d strict %v (-one byte at a time +whole):\n%s", lines[j], block, limit, strict, diff)
+					}
+				}
 			}
 		}
 	}
