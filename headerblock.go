@@ -468,19 +468,65 @@ const usualBlock = "Content-Type: application/http\r\nContent-Transfer-Encoding:
 // the read position, if that is what is there, in one compare, and reports
 // whether it did: what scanHeaders would read there, without its loop, and
 // without a copy, as its spans point to the copy of usualBlock that
-// Decoder.meta always begins with.
+// Decoder.meta always begins with. The usual lines followed by a Content-ID
+// line (what clients write for every operation in a changeset) are read
+// here too (usualWithID).
 func (d *Decoder) usualPartHeaders(limit int) bool {
 	const used = usualCT + usualCTE - 4 + 2*fieldOverhead
+	const lines = usualCT + usualCTE // the two usual lines
 	w := d.buf[d.rp:d.wp]
 	// The blank line first: when a third line follows (a Content-ID),
 	// that one byte tells.
-	if len(w) < len(usualBlock) || w[len(usualBlock)-2] != '\r' ||
-		string(w[:len(usualBlock)]) != usualBlock || used > limit || len(d.ph.spans) != 0 {
+	if len(w) < len(usualBlock) || used > limit || len(d.ph.spans) != 0 {
+		return false
+	}
+	if w[lines] != '\r' {
+		return d.usualWithID(w, limit-used)
+	}
+	if string(w[:len(usualBlock)]) != usualBlock {
 		return false
 	}
 	d.ph.spans, d.ph.shared, d.ph.off = usualSpans, true, d.base+int64(d.rp)
 	d.ph.first[keyContentType] = 1
 	d.rp += len(usualBlock)
+	return true
+}
+
+// usualWithID reads the block in w when it is the two usual lines, then a
+// Content-ID line (its name in any case, its colon right after it, its
+// value without a CR of its own), then the blank line, within limit more
+// header bytes, and reports whether it did: what scanHeaders would read
+// there. Only the Content-ID line is copied into meta.
+func (d *Decoder) usualWithID(w []byte, limit int) bool {
+	const at = usualCT + usualCTE // where the Content-ID line starts
+	const name = len("content-id")
+	rest := w[at:]
+	if len(rest) < name+5 || rest[name] != ':' || headerKey(rest[:name]) != keyContentID || string(w[:at]) != usualBlock[:at] {
+		return false
+	}
+	i := bytes.IndexByte(rest, '\n')
+	if i <= name+1 || rest[i-1] != '\r' || i > d.opts.maxLine || len(rest) < i+3 || rest[i+1] != '\r' || rest[i+2] != '\n' ||
+		i-1+fieldOverhead > limit {
+		return false
+	}
+	line := rest[:i-1]
+	vs, ve := name+1, len(line)
+	for vs < ve && isWS(line[vs]) {
+		vs++
+	}
+	for ve > vs && isWS(line[ve-1]) {
+		ve--
+	}
+	if bytes.IndexByte(line[vs:ve], '\r') >= 0 {
+		return false
+	}
+	base := len(d.meta)
+	d.meta = append(d.meta, line...)
+	d.ph.spans = append(d.ph.spans, usualSpans[0], usualSpans[1],
+		fieldSpan{name: span{base, base + name}, value: span{base + vs, base + ve}, offset: int64(at)})
+	d.ph.off = d.base + int64(d.rp)
+	d.ph.first[keyContentType], d.ph.first[keyContentID] = 1, 3
+	d.rp += at + i + 3
 	return true
 }
 

@@ -47,25 +47,33 @@ func TestScanHeaders(t *testing.T) {
 	for _, tc := range []struct {
 		block string
 		fast  bool // scanHeaders must take it
+		usual bool // usualPartHeaders must take it
 	}{
-		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n", true},
-		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\r\n\r\n", true},
-		{"Content-ID: 1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n", true},
-		{"Content-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\nContent-Length: 200\r\n\r\n", true},
-		{"content-type:application/http\r\ncontent-length: 2 \r\nContent-Length:2\r\n\r\n", true},
-		{"\r\n", true},
-		{"X: \r\n\r\n", true},
-		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nX: a\rb\r\n\r\n", false},
-		{"Content-Type: application/http\r\nX: a\r\r\n\r\n", false},
-		{"Content-Type: application/http\nX: a\r\n\r\n", false},
-		{"Content-Type : application/http\r\n\r\n", false},
-		{"X: a\r\n folded\r\n\r\n", false},
-		{"--b\r\n", false},
-		{"no colon\r\n\r\n", false},
-		{": empty name\r\n\r\n", false},
-		{"Content-Type: application/http\r\n", false}, // no blank line in the buffer
-		{"Content-Type: application/httpx\r\nContent-Transfer-Encoding: binary2\r\n\r\n", true},
-		{"Content-Transfer-Encoding: binary\r\n\r\n", true},
+		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n", true, true},
+		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\r\n\r\n", true, true},
+		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\ncontent-id:\t 7 \t\r\n\r\n", true, true},
+		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nCONTENT-ID:\r\n\r\n", true, true},
+		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\r\nX: y\r\n\r\n", true, false},
+		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: a\rb\r\n\r\n", false, false},
+		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID : 1\r\n\r\n", false, false},
+		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-IDs: 1\r\n\r\n", true, false},
+		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\n\r\n", false, false},
+		{"Content-ID: 1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n", true, false},
+		{"Content-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\nContent-Length: 200\r\n\r\n", true, false},
+		{"content-type:application/http\r\ncontent-length: 2 \r\nContent-Length:2\r\n\r\n", true, false},
+		{"\r\n", true, false},
+		{"X: \r\n\r\n", true, false},
+		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nX: a\rb\r\n\r\n", false, false},
+		{"Content-Type: application/http\r\nX: a\r\r\n\r\n", false, false},
+		{"Content-Type: application/http\nX: a\r\n\r\n", false, false},
+		{"Content-Type : application/http\r\n\r\n", false, false},
+		{"X: a\r\n folded\r\n\r\n", false, false},
+		{"--b\r\n", false, false},
+		{"no colon\r\n\r\n", false, false},
+		{": empty name\r\n\r\n", false, false},
+		{"Content-Type: application/http\r\n", false, false}, // no blank line in the buffer
+		{"Content-Type: application/httpx\r\nContent-Transfer-Encoding: binary2\r\n\r\n", true, false},
+		{"Content-Transfer-Encoding: binary\r\n\r\n", true, false},
 	} {
 		input := tc.block + "body\r\n--b--\r\n"
 		if tc.block == "Content-Type: application/http\r\n" {
@@ -98,11 +106,11 @@ func TestScanHeaders(t *testing.T) {
 		}
 		// usualPartHeaders takes exactly usualBlock, and must then read
 		// what scanHeaders reads.
-		if got, want := usual.usualPartHeaders(DefaultMaxHeaderBytes), tc.block == usualBlock; got != want {
+		if got, want := usual.usualPartHeaders(DefaultMaxHeaderBytes), tc.usual; got != want {
 			t.Errorf("usualPartHeaders(%q) = %v, want %v", tc.block, got, want)
 		} else if got {
 			usual.ph.spans = append([]fieldSpan(nil), usual.ph.spans...)
-			if diff := cmp.Diff(fields(fast), fields(usual)); diff != "" || usual.rp != fast.rp || usual.ph.first != fast.ph.first || string(usual.meta) != usualBlock || string(fast.meta) != usualBlock+usualBlock {
+			if diff := cmp.Diff(fields(fast), fields(usual)); diff != "" || usual.rp != fast.rp || usual.ph.first != fast.ph.first || tc.block == usualBlock && string(usual.meta) != usualBlock || string(fast.meta) != usualBlock+tc.block {
 				t.Errorf("usualPartHeaders(%q) differs from scanHeaders (-scanHeaders +usualPartHeaders):\n%s", tc.block, diff)
 			}
 		}
@@ -302,7 +310,8 @@ func TestSharedBlocksSurviveReuse(t *testing.T) {
 // TestMemoWholeAsGeneral decodes batches whose embedded header blocks repeat
 // whole, so that memoWhole takes them when the batch is in the buffer, and
 // compares every part, deviation and error with a decoding one byte at a
-// time, where no block is ever whole in the buffer: under every header limit
+// time, where no block is ever whole in the buffer (the MIME part headers,
+// with and without a Content-ID, too): under every header limit
 // around the blocks' size (with start lines of different lengths, so that a
 // block within the limit after one is over it after the next), in strict
 // mode and not, with Content-Length values that are well formed, malformed,
@@ -318,6 +327,9 @@ func TestMemoWholeAsGeneral(t *testing.T) {
 		"OData-Version: 4.0\r\n",
 	}
 	lines := []string{"HTTP/1.1 200 OK", "HTTP/1.1 204 No Content, and a longer reason", "GET /items HTTP/1.1", "http/1.1 200 OK"}
+	// MIME part headers: the usual lines alone, or with a Content-ID
+	// (usualWithID), under the same limits.
+	ids := []string{"", "Content-ID: 1\r\n", "content-id: a longer id \r\n", "Content-ID: 3\r\n"}
 	type part struct {
 		Decoded decoded
 		Dev     Deviation
@@ -339,8 +351,8 @@ func TestMemoWholeAsGeneral(t *testing.T) {
 		for j := range lines {
 			var in strings.Builder
 			for k := range 4 {
-				in.WriteString("--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n" +
-					lines[(j+k/2)%len(lines)] + "\r\n" + block + "\r\n{}\r\n")
+				in.WriteString("--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n" +
+					ids[k] + "\r\n" + lines[(j+k/2)%len(lines)] + "\r\n" + block + "\r\n{}\r\n")
 			}
 			in.WriteString("--b--\r\n")
 			for limit := len(block) - 8; limit <= len(lines[1])+len(block)+3*fieldOverhead+8; limit++ {
