@@ -189,7 +189,6 @@ func (d *Decoder) readPart() (*Part, error) {
 		if err := d.readMessage(0); err != nil {
 			return nil, err
 		}
-		d.setStartLine()
 		return p, nil
 	}
 	ended, err := d.readHeaders(&d.ph, d.opts.maxPartHeader)
@@ -232,7 +231,6 @@ func (d *Decoder) readPart() (*Part, error) {
 			d.openRegion(true)
 		}
 	}
-	d.setStartLine()
 	return p, nil
 }
 
@@ -403,31 +401,17 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 	return nil
 }
 
-// setStartLine points the part's start-line views and Content-ID into meta,
-// now that meta no longer grows for this part. The header views are built
-// on first use (headerViews): many callers never ask for them, and building
-// them was a tenth of the time for small operations.
-func (d *Decoder) setStartLine() {
-	p := &d.part
-	if p.kind != KindOperation {
-		return
-	}
-	switch p.msg {
-	case Request:
-		p.method = d.start[0].of(d.meta)
-		p.target = d.start[1].of(d.meta)
-		p.proto = d.start[2].of(d.meta)
-	case Response:
-		p.proto = d.start[0].of(d.meta)
-		p.reason = d.start[2].of(d.meta)
-	}
-	// Content-ID: the MIME part header wins over the embedded one
-	// (Cosmos puts it only in the embedded headers).
+// contentID returns the current operation's Content-ID: the MIME part
+// header wins over the embedded one (Cosmos puts it only in the embedded
+// headers).
+func (d *Decoder) contentID() ([]byte, bool) {
 	if f := d.ph.get(keyContentID); f != nil {
-		p.contentID, p.hasCID = f.value.of(d.bytesOf(&d.ph)), true
-	} else if f := d.eh.get(keyContentID); f != nil {
-		p.contentID, p.hasCID = f.value.of(d.bytesOf(&d.eh)), true
+		return f.value.of(d.bytesOf(&d.ph)), true
 	}
+	if f := d.eh.get(keyContentID); f != nil {
+		return f.value.of(d.bytesOf(&d.eh)), true
+	}
+	return nil, false
 }
 
 // headerViews builds the part's header views into meta, once per part.

@@ -196,24 +196,18 @@ func equalFold(b []byte, s string) bool {
 type Part struct {
 	d *Decoder
 
-	kind      Kind
-	msg       MessageKind
-	depth     int
-	index     int
-	offset    int64
-	dev       Deviation
-	status    int
-	clen      int64  // declared embedded Content-Length, -1 if none
-	boundary  []byte // changeset boundary (start/end), or enclosing changeset (operations)
-	header    Header // MIME part headers
-	embedded  Header // embedded HTTP headers
-	method    []byte
-	target    []byte
-	proto     []byte
-	reason    []byte
-	contentID []byte
-	hasCID    bool
-	views     bool // header and embedded are built (Decoder.headerViews)
+	kind     Kind
+	msg      MessageKind
+	depth    int
+	index    int
+	offset   int64
+	dev      Deviation
+	status   int
+	clen     int64  // declared embedded Content-Length, -1 if none
+	boundary []byte // changeset boundary (start/end), or enclosing changeset (operations)
+	header   Header // MIME part headers
+	embedded Header // embedded HTTP headers
+	views    bool   // header and embedded are built (Decoder.headerViews)
 }
 
 var (
@@ -287,22 +281,32 @@ func (p *Part) Header() Header {
 // either was present, so that an empty Content-ID is told from none. The
 // returned slice is only valid until the next call to Next, and must not be
 // modified.
-func (p *Part) ContentID() (id []byte, ok bool) { return p.contentID, p.hasCID }
+func (p *Part) ContentID() (id []byte, ok bool) {
+	if p.d == nil || p.kind != KindOperation {
+		return nil, false
+	}
+	return p.d.contentID()
+}
 
 // Method returns the request method of an embedded request, nil otherwise.
 // The returned slice is only valid until the next call to Next, and must not
 // be modified.
-func (p *Part) Method() []byte { return p.method }
+func (p *Part) Method() []byte { return p.startLine(Request, 0) }
 
 // Target returns the request target of an embedded request as written, in
 // absolute, host-relative or batch-relative form; nil otherwise. The returned slice is
 // only valid until the next call to Next, and must not be modified.
-func (p *Part) Target() []byte { return p.target }
+func (p *Part) Target() []byte { return p.startLine(Request, 1) }
 
 // Proto returns the protocol of the embedded start line as read, such as
 // "HTTP/1.1". The returned slice is only valid until the next call to Next,
 // and must not be modified.
-func (p *Part) Proto() []byte { return p.proto }
+func (p *Part) Proto() []byte {
+	if p.msg == Request {
+		return p.startLine(Request, 2)
+	}
+	return p.startLine(Response, 0)
+}
 
 // StatusCode returns the status code of an embedded response, 0 otherwise.
 func (p *Part) StatusCode() int { return p.status }
@@ -310,7 +314,18 @@ func (p *Part) StatusCode() int { return p.status }
 // Reason returns the reason phrase of an embedded response, possibly empty.
 // The returned slice is only valid until the next call to Next, and must not
 // be modified.
-func (p *Part) Reason() []byte { return p.reason }
+func (p *Part) Reason() []byte { return p.startLine(Response, 2) }
+
+// startLine returns the view of the i-th piece of the start line of an
+// embedded message of kind msg, nil for any other part. The views are made
+// on each call rather than when the part is read, as many callers never ask
+// for some of them.
+func (p *Part) startLine(msg MessageKind, i int) []byte {
+	if p.d == nil || p.msg != msg || p.kind != KindOperation {
+		return nil
+	}
+	return p.d.start[i].of(p.d.meta)
+}
 
 // ContentLength returns the embedded Content-Length as declared, or -1 when
 // the operation declares none or an unparsable one. It is a hint only
@@ -323,16 +338,16 @@ func (p *Part) ContentLength() int64 { return p.clen }
 func (p *Part) Operation() Operation {
 	op := Operation{
 		Message:    p.msg,
-		Method:     string(p.method),
-		Target:     string(p.target),
-		Proto:      string(p.proto),
+		Method:     string(p.Method()),
+		Target:     string(p.Target()),
+		Proto:      string(p.Proto()),
 		StatusCode: p.status,
-		Reason:     string(p.reason),
+		Reason:     string(p.Reason()),
 		PartHeader: p.PartHeader().Fields(),
 		Header:     p.Header().Fields(),
 	}
-	if p.hasCID {
-		op.ContentID = string(p.contentID)
+	if id, ok := p.ContentID(); ok {
+		op.ContentID = string(id)
 	}
 	return op
 }
