@@ -52,11 +52,11 @@ type Decoder struct {
 	// Header storage: the header blocks and the start line of the
 	// current part are copied into meta (a block in one piece, see
 	// headerblock.go), so that the views stay valid while the body moves
-	// through buf. spans index meta; views are built once the part's
-	// headers are complete. meta always begins with usualBlock, which the
-	// spans of the usual MIME part header block point to, so that reading
-	// that block copies nothing (see usualPartHeaders); a part's own bytes
-	// follow it.
+	// through buf. spans index meta (or the memo's block, for a block
+	// that repeats it whole); views are built when asked for. meta always
+	// begins with usualBlock, which the spans of the usual MIME part
+	// header block point to, so that reading that block copies nothing
+	// (see usualPartHeaders); a part's own bytes follow it.
 	meta   []byte
 	ph     headerBlock // the MIME part headers
 	eh     headerBlock // the embedded HTTP headers

@@ -10,7 +10,10 @@ import (
 // (each header block is read by headerblock.go). What the views of a Part
 // point to is copied into Decoder.meta as it is read, so that they survive
 // the body moving through the read buffer: a header block in one piece, with
-// the start line before it when that was read in place.
+// the start line before it when that was read in place. A block the decoder
+// already holds is not copied: the usual MIME part header block is at the
+// start of meta, and an embedded block that repeats the memo's whole is the
+// memo's (see headerBlock).
 
 type span struct{ a, b int }
 

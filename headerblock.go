@@ -31,7 +31,9 @@ import (
 //
 // Embedded header blocks also repeat from one operation to the next, so
 // scanHeaders keeps the last one as a memo (headerMemo) and takes the lines
-// a block repeats from its start without parsing them again.
+// a block repeats from its start without parsing them again; a block that
+// repeats it whole is taken in one compare, before scanHeaders is called
+// (memoWhole, in usualpart.go), and shares the memo's spans.
 
 // readHeaders reads header lines into meta and spans up to the blank line.
 // ended reports a delimiter line met first: the block ran into the next
