@@ -155,7 +155,7 @@ func (d *Decoder) init(r io.Reader, boundary string, opts []DecodeOption) {
 		pviews:     d.pviews[:0],
 		eviews:     d.eviews[:0],
 		scratch:    d.scratch[:0],
-		memo:       headerMemo{block: d.memo.block[:0], spans: d.memo.spans[:0], lines: d.memo.lines[:0]},
+		memo:       headerMemo{block: d.memo.block[:0], spans: d.memo.spans[:0], lines: d.memo.lines[:0], views: d.memo.views[:0]},
 		memoMissAt: -1,
 	}
 	buildDecodeOptions(&d.opts, opts)

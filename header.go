@@ -417,28 +417,43 @@ func (d *Decoder) contentID() ([]byte, bool) {
 	return nil, false
 }
 
-// headerViews builds the part's header views into meta, once per part.
-func (d *Decoder) headerViews() {
+// partViews builds the part's MIME header views, once per part.
+func (d *Decoder) partViews() {
 	p := &d.part
-	if p.views {
-		return
-	}
-	p.views = true
-	d.pviews = d.pviews[:0]
-	pb, eb := d.bytesOf(&d.ph), d.bytesOf(&d.eh)
-	for _, f := range d.ph.spans {
-		d.pviews = append(d.pviews, RawField{Name: f.name.of(pb), Value: f.value.of(pb)})
-	}
-	d.eviews = d.eviews[:0]
-	for _, f := range d.eh.spans {
-		d.eviews = append(d.eviews, RawField{Name: f.name.of(eb), Value: f.value.of(eb)})
-	}
+	p.pviews = true
+	d.pviews = appendViews(d.pviews[:0], d.ph.spans, d.bytesOf(&d.ph))
 	if len(d.pviews) > 0 {
 		p.header = Header(d.pviews)
 	}
-	if len(d.eviews) > 0 {
-		p.embedded = Header(d.eviews)
+}
+
+// embeddedViews builds the part's embedded header views, once per part; a
+// block that repeats the memo's whole has the memo's views, built once per
+// memo.
+func (d *Decoder) embeddedViews() {
+	p := &d.part
+	p.eviews = true
+	var v []RawField
+	if m := &d.memo; d.eh.inMemo {
+		if !m.viewsBuilt {
+			m.views, m.viewsBuilt = appendViews(m.views[:0], m.spans, m.block), true
+		}
+		v = m.views
+	} else {
+		d.eviews = appendViews(d.eviews[:0], d.eh.spans, d.bytesOf(&d.eh))
+		v = d.eviews
 	}
+	if len(v) > 0 {
+		p.embedded = Header(v)
+	}
+}
+
+// appendViews appends to v the views of fields, spans into b.
+func appendViews(v []RawField, fields []fieldSpan, b []byte) []RawField {
+	for _, f := range fields {
+		v = append(v, RawField{Name: f.name.of(b), Value: f.value.of(b)})
+	}
+	return v
 }
 
 // parseLength parses a Content-Length value: decimal digits only.

@@ -303,6 +303,9 @@ type headerMemo struct {
 	// must look at (malformed, or repeated).
 	used int
 	clen int64
+	// views of the fields, for Part.Header, built on first use
+	views      []RawField
+	viewsBuilt bool
 }
 
 // memoLine is one line of the memo, its positions relative to the block.
@@ -375,6 +378,7 @@ func (m *headerMemo) update(hb *headerBlock, block []byte, base int, off int64, 
 // meta and off in the input, with its fields in hb, the memo.
 func (m *headerMemo) record(hb *headerBlock, block []byte, base int, off int64) {
 	m.block = append(m.block[:0], block...)
+	m.viewsBuilt = false
 	m.lines = m.lines[:0]
 	m.spans = m.spans[:0]
 	m.first, m.lengths = hb.first, hb.lengths

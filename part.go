@@ -207,7 +207,8 @@ type Part struct {
 	boundary []byte // changeset boundary (start/end), or enclosing changeset (operations)
 	header   Header // MIME part headers
 	embedded Header // embedded HTTP headers
-	views    bool   // header and embedded are built (Decoder.headerViews)
+	pviews   bool   // header is built (Decoder.partViews)
+	eviews   bool   // embedded is built (Decoder.embeddedViews)
 }
 
 var (
@@ -257,8 +258,8 @@ func (p *Part) Boundary() []byte { return p.boundary }
 // returned slices are only valid until the next call to Next, and must not
 // be modified.
 func (p *Part) PartHeader() Header {
-	if !p.views && p.d != nil {
-		p.d.headerViews()
+	if !p.pviews && p.d != nil {
+		p.d.partViews()
 	}
 	return p.header
 }
@@ -270,8 +271,8 @@ func (p *Part) PartHeader() Header {
 // Header for the HTTP message. The returned slices are only valid until the
 // next call to Next, and must not be modified.
 func (p *Part) Header() Header {
-	if !p.views && p.d != nil {
-		p.d.headerViews()
+	if !p.eviews && p.d != nil {
+		p.d.embeddedViews()
 	}
 	return p.embedded
 }
