@@ -381,7 +381,25 @@ func TestBodyWriteTo(t *testing.T) {
 // what is left.
 func TestBodyWriteToShort(t *testing.T) {
 	bodies := [][]byte{[]byte("0123456789"), []byte("next"), []byte("")}
-	data := genBatch("b", "\r\n", bodies)
+	top := genBatch("b", "\r\n", bodies)
+	// The same operations inside a changeset, where the body is found by
+	// scanLevels (writeNestedBody).
+	nested := append([]byte("--b\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n"),
+		bytes.TrimSuffix(genBatch("c", "\r\n", bodies), []byte("\r\n"))...)
+	nested = append(nested, "\r\n--b--\r\n"...)
+	for _, data := range [][]byte{top, nested} {
+		testBodyWriteToShort(t, data, bodies)
+	}
+}
+
+func testBodyWriteToShort(t *testing.T, data []byte, bodies [][]byte) {
+	t.Helper()
+	d, err := NewDecoderBoundary(bytes.NewReader(data), "b")
+	require.NoError(t, err)
+	skip := 0 // a changeset's start part before the operations
+	if p, err := d.Next(); err == nil && p.Kind() == KindChangesetStart {
+		skip = 1
+	}
 	for _, tc := range []struct {
 		name    string
 		w       io.Writer
@@ -395,8 +413,13 @@ func TestBodyWriteToShort(t *testing.T) {
 	} {
 		d, err := NewDecoderBoundary(bytes.NewReader(data), "b")
 		require.NoError(t, err)
+		for range skip {
+			_, err = d.Next()
+			require.NoError(t, err)
+		}
 		p, err := d.Next()
 		require.NoError(t, err)
+		require.Equal(t, KindOperation, p.Kind())
 		n, err := p.WriteTo(tc.w)
 		require.Equal(t, tc.n, n, tc.name)
 		require.Equal(t, tc.wantErr, err, tc.name)
@@ -414,6 +437,11 @@ func TestBodyWriteToShort(t *testing.T) {
 		n, err = p.WriteTo(&w)
 		require.NoError(t, err, tc.name)
 		require.Zero(t, n, tc.name)
+		for range skip {
+			p, err = d.Next()
+			require.NoError(t, err, tc.name)
+			require.Equal(t, KindChangesetEnd, p.Kind(), tc.name)
+		}
 		_, err = d.Next()
 		require.Equal(t, io.EOF, err, tc.name)
 	}
