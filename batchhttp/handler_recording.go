@@ -27,9 +27,10 @@ type recording struct {
 	// Per operation: the lengths of its method, proto, target and
 	// Content-ID, then of each header field's name and value; arena
 	// holds those bytes in that order, then the body's length in decimal
-	// when request needs it (see embedded.raw).
+	// when request needs it (see embedded.str).
 	lens  []int
 	arena []byte
+	str   string // arena, as the strings of pass 2's requests
 
 	check bodyCheck // pass 1's writer of bodies
 
@@ -143,7 +144,11 @@ func (pl *recording) nextPart(e *embedded, length int64) (batch.Kind, error) {
 	a, lens := pl.arena[pp.at:pp.end:pp.end], pl.lens[pp.li:pp.li+4+2*int(pp.fields)]
 	m, a := a[:lens[0]], a[lens[0]:]
 	proto, a := a[:lens[1]], a[lens[1]:]
-	raw := a
+	if pl.str == "" {
+		// The request strings of every operation, in one piece.
+		pl.str = string(pl.arena)
+	}
+	str := pl.str[pp.at+lens[0]+lens[1] : pp.end]
 	target, a := a[:lens[2]], a[lens[2]:]
 	id, a := a[:lens[3]], a[lens[3]:]
 	hdr := pl.hdr[:0]
@@ -154,7 +159,7 @@ func (pl *recording) nextPart(e *embedded, length int64) (batch.Kind, error) {
 	}
 	pl.hdr = hdr
 	*e = embedded{method: m, proto: proto, target: target, id: id, header: hdr,
-		declared: pp.declared, length: length, index: int(pp.index), raw: raw}
+		declared: pp.declared, length: length, index: int(pp.index), str: str}
 	if length > 0 {
 		pl.body.Reset(pl.mem[pp.body : pp.body+length])
 		e.body = &pl.body

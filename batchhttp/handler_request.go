@@ -18,57 +18,45 @@ import (
 // after checking that net/http would have accepted the same bytes, and
 // its body.
 
-// checkEmbedded returns why http.ReadRequest would refuse an embedded
-// request with this method, HTTP version and header, or "": a method that is not a token; a header name with a
-// byte that is neither a token byte nor a space (textproto accepts, without
-// canonicalising, a name with a space); a value with a control byte other
-// than HTAB (a bare CR, a NUL); more than one Host; a Content-Length that
-// is empty, not a number, or given twice with different values. A
-// Transfer-Encoding is refused too, where net/http would accept "chunked":
-// in a batch the delimiter frames the body, and a second framing is how
-// requests are smuggled.
-func checkEmbedded(m, proto []byte, hdr batch.Header) string {
+// checkStart returns why http.ReadRequest would refuse an embedded
+// request with this method and HTTP version, or "": a method that is not a
+// token, a version it cannot parse. request checks the header (see
+// checkField).
+func checkStart(m, proto []byte) string {
 	if !validTokenBytes(m) {
 		return "method " + quote(string(m)) + " is not a token"
 	}
-	if _, _, ok := http.ParseHTTPVersion(string(proto)); !ok {
-		// http.ReadRequest refuses it; "HTTP/2.0", which .NET clients
-		// write inside batches, parses.
-		return "HTTP version " + quote(string(proto)) + " is malformed"
-	}
-	hosts := 0
-	var cl []byte
-	haveCL := false
-	for _, f := range hdr {
-		for _, c := range f.Name {
-			if !isTokenByte(c) && c != ' ' {
-				return "header name " + quote(string(f.Name)) + " is not a token"
-			}
-		}
-		if !noControl(f.Value) {
-			return "the value of header " + quote(string(f.Name)) + " holds a control byte"
-		}
-		switch {
-		case equalFoldBytes(f.Name, "Transfer-Encoding"):
-			return "Transfer-Encoding in an embedded request: its body is framed by the batch"
-		case equalFoldBytes(f.Name, "Host"):
-			if hosts++; hosts > 1 {
-				return "more than one Host header"
-			}
-		case equalFoldBytes(f.Name, "Content-Length"):
-			v := trimOWS(f.Value)
-			if haveCL && string(v) != string(cl) {
-				return "Content-Length headers disagree"
-			}
-			cl, haveCL = v, true
-		}
-	}
-	if haveCL {
-		if _, err := strconv.ParseUint(string(cl), 10, 63); err != nil {
-			return "Content-Length " + quote(string(cl)) + " is not a length"
+	if string(proto) != "HTTP/1.1" {
+		if _, _, ok := http.ParseHTTPVersion(string(proto)); !ok {
+			// http.ReadRequest refuses it; "HTTP/2.0", which .NET
+			// clients write inside batches, parses.
+			return "HTTP version " + quote(string(proto)) + " is malformed"
 		}
 	}
 	return ""
+}
+
+// fieldKey returns the key of the header field named name in an
+// http.Header (textproto.CanonicalMIMEHeaderKey of it), or ok false if
+// http.ReadRequest would refuse the name: a byte that is neither a token
+// byte nor a space (textproto accepts, without canonicalising, a name with
+// a space). Most names are canonical already: that is checked by table, in
+// the same loop as their bytes.
+func fieldKey(name string) (key string, ok bool) {
+	upper := true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !tokenByte[c] || upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			for ; i < len(name); i++ {
+				if c := name[i]; !tokenByte[c] && c != ' ' {
+					return "", false
+				}
+			}
+			return textproto.CanonicalMIMEHeaderKey(name), true
+		}
+		upper = c == '-'
+	}
+	return name, true
 }
 
 func validTokenBytes(b []byte) bool {
@@ -193,10 +181,10 @@ type embedded struct {
 	length                    int64 // the body's real length
 	index                     int   // part or item index, for messages
 	body                      io.Reader
-	// raw, if not nil, holds what request lays out in one string: the
+	// str, if not empty, is what request lays out in one string: the
 	// target, the Content-ID, each field's name and value, then the
 	// length in decimal if it is declared or not 0.
-	raw []byte
+	str string
 }
 
 // request fills aw.req, the request next sees for operation e (see
@@ -208,13 +196,9 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 	hdr := e.header
 	id := e.id
 	n := e.length
-	clStart := len(e.target) + len(id)
-	for _, f := range hdr {
-		clStart += len(f.Name) + len(f.Value)
-	}
-	sb := e.raw
-	if sb == nil {
-		sb = append(rn.strs[:0], e.target...)
+	all := e.str
+	if all == "" {
+		sb := append(rn.strs[:0], e.target...)
 		sb = append(sb, id...)
 		for _, f := range hdr {
 			sb = append(sb, f.Name...)
@@ -224,16 +208,91 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 			sb = strconv.AppendInt(sb, n, 10)
 		}
 		rn.strs = sb
+		all = string(sb)
 	}
-	all := string(sb)
-	contentLength := all[clStart:]
 	target, off := all[:len(e.target)], len(e.target)
 	aw.contentID, off = all[off:off+len(id)], off+len(id)
 
 	where := inPart(e.index)
-	if problem := checkEmbedded(e.method, e.proto, hdr); problem != "" {
+	malformed := func(problem string) (int, string) {
 		return http.StatusBadRequest, "batch: the request" + where.String() + " is malformed: " + problem + "; it did not run"
 	}
+	if problem := checkStart(e.method, e.proto); problem != "" {
+		return malformed(problem)
+	}
+
+	// The header, checked as http.ReadRequest checks it (a header name
+	// that is not a token, a value with a control byte other than HTAB,
+	// more than one Host, a Content-Length that is empty, not a number,
+	// or given twice with different values), and refusing any
+	// Transfer-Encoding, which net/http would accept as "chunked": in a
+	// batch the delimiter frames the body, and a second framing is how
+	// requests are smuggled. Its embedded fields come first, then the
+	// inherited ones it does not set; one backing array for the values.
+	nv := len(hdr) + 1
+	for _, in := range rn.inherit {
+		nv += len(in.values)
+	}
+	vals := aw.vals[:]
+	if nv > len(vals) {
+		vals = make([]string, nv)
+	}
+	h := make(http.Header, len(hdr)+len(rn.inherit)+1)
+	first := off // of the fields in all
+	hosts := 0
+	var cl []byte
+	haveCL, nested, repeated := false, false, false
+	for i, f := range hdr {
+		name := all[off : off+len(f.Name)]
+		value := all[off+len(f.Name) : off+len(f.Name)+len(f.Value)]
+		off += len(f.Name) + len(f.Value)
+		key, ok := fieldKey(name)
+		if !ok {
+			return malformed("header name " + quote(name) + " is not a token")
+		}
+		if !noControl(value) {
+			return malformed("the value of header " + quote(name) + " holds a control byte")
+		}
+		switch key {
+		case "Transfer-Encoding":
+			return malformed("Transfer-Encoding in an embedded request: its body is framed by the batch")
+		case "Host":
+			if hosts++; hosts > 1 {
+				return malformed("more than one Host header")
+			}
+			continue
+		case "Content-Length":
+			v := trimOWS(f.Value)
+			if haveCL && string(v) != string(cl) {
+				return malformed("Content-Length headers disagree")
+			}
+			cl, haveCL = v, true
+			continue
+		case "Content-Type":
+			nested = nested || isMultipart(value)
+		}
+		if repeated {
+			if vs, ok := h[key]; ok {
+				h[key] = append(vs, value)
+				continue
+			}
+		}
+		before := len(h)
+		vals[0] = value
+		h[key], vals = vals[:1:1], vals[1:]
+		if len(h) == before {
+			// A name met before: its values, in order. From here
+			// on, names are looked up first.
+			h[key] = repeatedValues(all[first:], hdr[:i], key, value)
+			repeated = true
+		}
+	}
+	if haveCL {
+		if _, err := strconv.ParseUint(string(cl), 10, 63); err != nil {
+			return malformed("Content-Length " + quote(string(cl)) + " is not a length")
+		}
+	}
+	contentLength := all[off:]
 
 	u := &aw.url
 	requestURI := target
@@ -261,41 +320,10 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 			aw.req.Host = pu.Host
 		}
 	}
-	if isBatchPath(u.Path) {
+	if isBatchPath(u.Path) || nested {
 		return http.StatusBadRequest, "batch: request target " + quote(target) + where.String() + " is a batch: a batch cannot contain another batch"
 	}
 
-	// The header: embedded fields first, then the inherited ones it
-	// does not set; one backing array for the values.
-	nv := len(hdr) + 1
-	for _, in := range rn.inherit {
-		nv += len(in.values)
-	}
-	vals := aw.vals[:]
-	if nv > len(vals) {
-		vals = make([]string, nv)
-	}
-	h := make(http.Header, len(hdr)+len(rn.inherit)+1)
-	for _, f := range hdr {
-		name := all[off : off+len(f.Name)]
-		value := all[off+len(f.Name) : off+len(f.Name)+len(f.Value)]
-		off += len(f.Name) + len(f.Value)
-		key := canonicalKey(name)
-		switch key {
-		case "Host", "Content-Length":
-			continue
-		case "Content-Type":
-			if isMultipart(value) {
-				return http.StatusBadRequest, "batch: request target " + quote(target) + where.String() + " is a batch: a batch cannot contain another batch"
-			}
-		}
-		if vs, ok := h[key]; ok {
-			h[key] = append(vs, value)
-			continue
-		}
-		vals[0] = value
-		h[key], vals = vals[:1:1], vals[1:]
-	}
 	for _, in := range rn.inherit {
 		if _, ok := h[in.key]; !ok {
 			m := copy(vals, in.values)
@@ -312,10 +340,13 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 	r := &aw.req
 	r.Method = internMethod(e.method)
 	r.URL = u
-	r.Proto = internProto(e.proto)
-	r.ProtoMajor, r.ProtoMinor, _ = http.ParseHTTPVersion(r.Proto)
-	if r.ProtoMajor == 0 {
-		r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	if string(e.proto) != "HTTP/1.1" {
+		r.Proto = internProto(e.proto)
+		r.ProtoMajor, r.ProtoMinor, _ = http.ParseHTTPVersion(r.Proto)
+		if r.ProtoMajor == 0 {
+			r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+		}
 	}
 	r.Header = h
 	r.ContentLength = n
@@ -356,6 +387,9 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // not allocate one per operation. The lock is held while reading a chunk
 // only: w may be the operation's own answer.
 func (b *opBody) WriteTo(w io.Writer) (int64, error) {
+	if w == io.Discard {
+		return b.discard()
+	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	var total int64
@@ -375,6 +409,25 @@ func (b *opBody) WriteTo(w io.Writer) (int64, error) {
 			return total, rerr
 		}
 	}
+}
+
+// discard is WriteTo(io.Discard), the usual way to drain a body: nothing
+// is copied, and the body is skipped to its end with the lock held, as
+// nothing calls back into the operation's writer.
+func (b *opBody) discard() (int64, error) {
+	aw := (*answerWriter)(b)
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	switch {
+	case aw.done:
+		return 0, errHandlerDone
+	case aw.bodyShut:
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if wt, ok := aw.src.(io.WriterTo); ok {
+		return wt.WriteTo(io.Discard)
+	}
+	return io.Copy(io.Discard, aw.src)
 }
 
 func (b *opBody) Close() error {
@@ -421,18 +474,20 @@ func isBatchPath(path string) bool {
 	return len(seg) == len("$batch") && strings.EqualFold(seg, "$batch")
 }
 
-// canonicalKey is textproto.CanonicalMIMEHeaderKey, with its check that a
-// name is canonical already (as most are) made by table.
-func canonicalKey(s string) string {
-	upper := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !tokenByte[c] || upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			return textproto.CanonicalMIMEHeaderKey(s)
+// repeatedValues returns the values of the fields in hdr whose key is key,
+// then value: all holds their names and values in turn, from the first.
+func repeatedValues(all string, hdr batch.Header, key, value string) []string {
+	var vs []string
+	off := 0
+	for _, f := range hdr {
+		name := all[off : off+len(f.Name)]
+		v := all[off+len(f.Name) : off+len(f.Name)+len(f.Value)]
+		off += len(f.Name) + len(f.Value)
+		if k, _ := fieldKey(name); k == key {
+			vs = append(vs, v)
 		}
-		upper = c == '-'
 	}
-	return s
+	return append(vs, value)
 }
 
 func isMultipart(ct string) bool {

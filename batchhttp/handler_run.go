@@ -47,6 +47,7 @@ type batchRun struct {
 	strs    []byte
 	arena   []batch.Field   // the headers of the open changeset's answers
 	answers []*answerWriter // the open changeset's, for reuse
+	ids     []string        // the open changeset's recorded Content-IDs, for reuse
 }
 
 // inherited is a header of the batch request that operations inherit.
@@ -113,6 +114,8 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 		strs:    rn.strs[:0],
 		arena:   rn.arena[:0],
 		answers: rn.answers[:0],
+		ids:     rn.ids[:0],
+		locs:    rn.locs,
 		dash:    append(append(rn.dash[:0], "--"...), enc.Boundary()...),
 
 		h:       h,
@@ -194,8 +197,8 @@ func (rn *batchRun) loop(d *batch.Decoder) {
 				rn.csBoundary = batch.NewBoundary("changesetresponse_")
 				rn.csDash = []byte("--" + rn.csBoundary)
 			}
-			rn.csv = changeset{ctx: ctx, boundary: rn.csBoundary, dash: rn.csDash, answers: rn.answers}
-			rn.cs, rn.answers = &rn.csv, nil
+			rn.csv = changeset{ctx: ctx, boundary: rn.csBoundary, dash: rn.csDash, answers: rn.answers, ids: rn.ids}
+			rn.cs, rn.answers, rn.ids = &rn.csv, nil, nil
 		case batch.KindChangesetEnd:
 			rn.endChangeset()
 		case batch.KindOperation:
@@ -331,7 +334,8 @@ func (rn *batchRun) endChangeset() {
 	rn.cs = nil
 	defer func() {
 		clear(cs.answers)
-		rn.answers, rn.arena = cs.answers[:0], rn.arena[:0]
+		clear(cs.ids)
+		rn.answers, rn.arena, rn.ids = cs.answers[:0], rn.arena[:0], cs.ids[:0]
 	}()
 	if hook := rn.h.so.hook; hook != nil && cs.fail == nil && cs.begun {
 		if err := hookCall(hook.Commit, cs.ctx); err != nil {
@@ -384,7 +388,7 @@ func (rn *batchRun) record(aw *answerWriter) string {
 	}
 	loc := ""
 	for _, f := range aw.fields {
-		if strings.EqualFold(f.Name, "Location") {
+		if f.Name == "Location" || len(f.Name) == len("Location") && strings.EqualFold(f.Name, "Location") {
 			loc = f.Value
 			break
 		}
@@ -405,7 +409,8 @@ func (rn *batchRun) forget(cs *changeset) {
 	for _, id := range cs.ids {
 		delete(rn.locs, id)
 	}
-	cs.ids = nil
+	clear(cs.ids)
+	cs.ids = cs.ids[:0]
 }
 
 func (rn *batchRun) lookup(id string) (string, bool) {

@@ -1,0 +1,131 @@
+package batchhttp
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The tests of the handler's fast paths: each checks a shortcut against
+// what the general path (or net/http) does, from pass 1's recording and
+// from a batch decoded again (SpoolMemory(1) puts it in a file).
+
+var bothPasses = []struct {
+	name string
+	opts []HandlerOption
+}{{"recorded", nil}, {"decoded", []HandlerOption{SpoolMemory(1)}}}
+
+// TestHandlerDiscardBody checks io.Copy(io.Discard, r.Body), which skips
+// the body without copying it: the body's length, once; an error after
+// Close, and after next has returned.
+func TestHandlerDiscardBody(t *testing.T) {
+	for _, pass := range bothPasses {
+		t.Run(pass.name, func(t *testing.T) {
+			type result struct {
+				n, again int64
+				err      error
+			}
+			var mu sync.Mutex
+			var got []result
+			var late []error
+			var wg sync.WaitGroup
+			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var res result
+				res.n, res.err = io.Copy(io.Discard, r.Body)
+				res.again, _ = io.Copy(io.Discard, r.Body)
+				mu.Lock()
+				got = append(got, res)
+				mu.Unlock()
+				switch r.URL.Path {
+				case "/close":
+					r.Body.Close()
+					_, err := io.Copy(io.Discard, r.Body)
+					mu.Lock()
+					late = append(late, err)
+					mu.Unlock()
+				case "/late":
+					returned := make(chan struct{})
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-returned
+						_, err := io.Copy(io.Discard, r.Body)
+						mu.Lock()
+						late = append(late, err)
+						mu.Unlock()
+					}()
+					defer close(returned)
+				}
+			})
+			body := op("b", "", "POST /a HTTP/1.1\n\nhello\n") +
+				op("b", "", "POST /close HTTP/1.1\n\n"+strings.Repeat("x", 70<<10)+"\n") +
+				op("b", "", "POST /late HTTP/1.1\n\nlate body\n") +
+				op("b", "", "GET /empty HTTP/1.1\n\n") + "--b--\r\n"
+			rec := serveBatch(t, next, body, nil, pass.opts...)
+			wg.Wait()
+			require.Equal(t, http.StatusOK, rec.Code)
+			require.Equal(t, []result{{n: 5}, {n: 70 << 10}, {n: 9}, {}}, got)
+			require.Len(t, late, 2)
+			assert.ErrorIs(t, late[0], http.ErrBodyReadAfterClose)
+			assert.ErrorIs(t, late[1], errHandlerDone)
+		})
+	}
+}
+
+// TestHandlerRepeatedHeaders checks the header next gets for a request
+// that repeats names, in any case, against http.ReadRequest's.
+func TestHandlerRepeatedHeaders(t *testing.T) {
+	for _, request := range []string{
+		"GET /a HTTP/1.1\nX-A: 1\nAccept: x\nx-a: 2\nX-A: 3\naccept: y\nX-B: 4\n\n",
+		"GET /a HTTP/1.1\nAccept: 1\nAccept: 2\nHost: example.com\nX-C: 3\nx-c: 4\nACCEPT: 5\n\n",
+		"POST /a HTTP/1.1\nContent-Length: 3\nContent-Type: text/plain\nX-Y: 1\nContent-Length: 3\nx-y: 2\n\nabc\n",
+		"GET /a HTTP/1.1\nX-Sp ace: 1\nX-Sp ace: 2\nx-sp ace: 3\n\n",
+	} {
+		want, err := http.ReadRequest(bufio.NewReader(strings.NewReader(strings.ReplaceAll(request, "\n", "\r\n"))))
+		require.NoError(t, err)
+		delete(want.Header, "Host")
+		for _, pass := range bothPasses {
+			var got http.Header
+			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone() })
+			rec := serveBatch(t, next, op("b", "", request)+"--b--\r\n", nil, pass.opts...)
+			require.Equal(t, http.StatusOK, rec.Code)
+			require.Equal(t, want.Header, got, "%s: %q", pass.name, request)
+		}
+	}
+}
+
+// TestHandlerLocationsPerBatch checks that the Locations a batch records
+// for "$n" references, kept for the next batch as scratch space, name
+// nothing in it: each batch resolves only its own Content-IDs.
+func TestHandlerLocationsPerBatch(t *testing.T) {
+	var paths []string
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.Path)
+		if r.Method == http.MethodPost {
+			w.Header().Set("Location", "/items/"+strings.TrimPrefix(r.URL.Path, "/"))
+			w.WriteHeader(http.StatusCreated)
+		}
+	})
+	h := Handler(next)
+	serve := func(body string) {
+		req := httptest.NewRequest(http.MethodPost, "http://example.com/$batch", strings.NewReader(body))
+		req.Header.Set("Content-Type", "multipart/mixed; boundary=b")
+		req.Header.Set("Prefer", "odata.continue-on-error")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusOK, rec.Code)
+	}
+	for range 3 {
+		serve(op("b", "1", "POST /one HTTP/1.1\n\n") + op("b", "", "GET $1/x HTTP/1.1\n\n") + "--b--\r\n")
+		serve(op("b", "", "GET $1/x HTTP/1.1\n\n") + op("b", "1", "POST /two HTTP/1.1\n\n") + op("b", "", "GET $1/y HTTP/1.1\n\n") + "--b--\r\n")
+	}
+	want := []string{"/one", "/items/one/x", "/$1/x", "/two", "/items/two/y"}
+	require.Equal(t, append(append(append([]string{}, want...), want...), want...), paths)
+}
