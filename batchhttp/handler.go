@@ -462,7 +462,7 @@ func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64, p
 			}
 			// Its answer echoes the Content-ID: one the encoder would
 			// refuse is refused here, before anything runs.
-			if id, ok := p.ContentID(); ok && len(id) > 0 {
+			if id, ok := p.ContentID(); ok && len(id) > 0 && !plainValue(id) {
 				echo := batch.Operation{Message: batch.Response, StatusCode: http.StatusOK, ContentID: string(id)}
 				if err := echo.Validate(); err != nil {
 					return nil, http.StatusBadRequest, "batch: Content-ID " + quote(string(id)) + " cannot be echoed" + where() + ": " + err.Error()
@@ -477,10 +477,10 @@ func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64, p
 				at := d.InputOffset()
 				pl.add(p, at)
 				pl.check = bodyCheck{pl, at}
-				n, err = io.Copy(&pl.check, p)
+				n, err = p.WriteTo(&pl.check)
 				pl.ended(n)
 			} else {
-				n, err = io.Copy(io.Discard, p)
+				n, err = p.WriteTo(io.Discard)
 			}
 			if err != nil {
 				return nil, http.StatusBadRequest, err.Error()
@@ -494,6 +494,13 @@ func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64, p
 		}
 		pl.add(p, 0)
 	}
+}
+
+// plainValue reports whether v is a header value that the encoder takes as
+// it is: no control byte but HTAB, no leading or trailing space or tab.
+// Validate says why another is refused, if it is.
+func plainValue(v []byte) bool {
+	return len(v) > 0 && v[0] != ' ' && v[0] != '\t' && v[len(v)-1] != ' ' && v[len(v)-1] != '\t' && noControl(v)
 }
 
 // errorBody returns an OData JSON error body for status and msg.

@@ -3,14 +3,18 @@ package batchhttp
 import (
 	"bufio"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/batchcodec/batch"
 )
 
 // The tests of the handler's fast paths: each checks a shortcut against
@@ -128,4 +132,61 @@ func TestHandlerLocationsPerBatch(t *testing.T) {
 	}
 	want := []string{"/one", "/items/one/x", "/$1/x", "/two", "/items/two/y"}
 	require.Equal(t, append(append(append([]string{}, want...), want...), want...), paths)
+}
+
+// TestSnapshotCommonKeys checks that an answer's header is taken in the
+// order of its names whether it is looked up by commonKeys or iterated.
+func TestSnapshotCommonKeys(t *testing.T) {
+	for _, h := range []http.Header{
+		{"Content-Type": {"a/b"}},
+		{"Location": {"/x"}},
+		{"Etag": {`"1"`}, "Cache-Control": {"no-store"}},
+		{"Location": {"/x"}, "Content-Type": {"a/b"}},
+		{"X-Content-Type-Options": {"nosniff"}, "Content-Type": {"text/plain"}},
+		{"Content-Type": {"a/b"}, "X-Custom": {"1"}},
+		{"Content-Type": {"a/b"}, "Location": {"/x"}, "Etag": {"e"}},
+		{"content-type": {"lower"}},
+		{"Content-Type": nil, "Location": {"/a", "/b"}},
+		{"Etag": {" spaced "}, "Content-Length": {"3"}},
+	} {
+		aw := &answerWriter{r: &batchRun{}, header: h}
+		aw.snapshot()
+		var want []batch.Field
+		for _, k := range slices.Sorted(maps.Keys(h)) {
+			if k == "Content-Length" {
+				continue
+			}
+			for _, v := range h[k] {
+				want = append(want, batch.Field{Name: k, Value: strings.TrimSpace(v)})
+			}
+		}
+		require.Equal(t, want, aw.fields, "%v", h)
+		hasType := slices.ContainsFunc(slices.Collect(maps.Keys(h)), func(k string) bool { return strings.EqualFold(k, "Content-Type") })
+		require.Equal(t, hasType, aw.hasType, "%v", h)
+	}
+}
+
+type flushErrorWriter struct {
+	http.ResponseWriter
+	n int
+}
+
+func (w *flushErrorWriter) FlushError() error { w.n++; return nil }
+
+type unwrapWriter struct{ http.ResponseWriter }
+
+func (w unwrapWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// TestFlusher checks that flusher finds what http.ResponseController
+// would flush.
+func TestFlusher(t *testing.T) {
+	rec := httptest.NewRecorder()
+	require.NoError(t, flusher(unwrapWriter{rec})())
+	require.True(t, rec.Flushed)
+	fe := &flushErrorWriter{ResponseWriter: rec}
+	require.NoError(t, flusher(unwrapWriter{fe})())
+	require.Equal(t, 1, fe.n)
+	type plain struct{ http.ResponseWriter }
+	require.ErrorIs(t, flusher(plain{rec})(), http.ErrNotSupported)
+	require.ErrorIs(t, http.NewResponseController(plain{rec}).Flush(), http.ErrNotSupported)
 }

@@ -16,7 +16,7 @@ import (
 // batchRun is pass 2 of [Handler]: one batch being run and answered.
 type batchRun struct {
 	h       *handler
-	rc      *http.ResponseController
+	flushW  func() error // flushes the batch response (see flusher)
 	outer   *http.Request
 	base    *url.URL
 	enc     *batch.Encoder
@@ -119,7 +119,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 		dash:    append(append(rn.dash[:0], "--"...), enc.Boundary()...),
 
 		h:       h,
-		rc:      http.NewResponseController(w),
+		flushW:  flusher(w),
 		outer:   r,
 		base:    base,
 		enc:     enc,
@@ -164,7 +164,25 @@ func headerValue(h http.Header, key string) string {
 	return ""
 }
 
-func (rn *batchRun) flush() { _ = rn.rc.Flush() }
+func (rn *batchRun) flush() { _ = rn.flushW() }
+
+// flusher returns what flushes w, found as http.ResponseController.Flush
+// finds it (FlushError, else Flush, else the same of what Unwrap returns),
+// once rather than at every answer.
+func flusher(w http.ResponseWriter) func() error {
+	for {
+		switch t := w.(type) {
+		case interface{ FlushError() error }:
+			return t.FlushError
+		case http.Flusher:
+			return func() error { t.Flush(); return nil }
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return func() error { return http.ErrNotSupported }
+		}
+	}
+}
 
 // loop runs the parts of the batch in order.
 func (rn *batchRun) loop(d *batch.Decoder) {

@@ -277,9 +277,12 @@ func (aw *answerWriter) snapshot() {
 	h := aw.header
 	fields := aw.fields[:0]
 	if len(h) > 0 {
-		keys := aw.r.keys[:0]
-		for k, vs := range h {
-			keys = append(keys, keyValues{k, vs})
+		keys, ok := commonEntries(aw.r.keys[:0], h)
+		if !ok {
+			keys = keys[:0]
+			for k, vs := range h {
+				keys = append(keys, keyValues{k, vs})
+			}
 		}
 		if len(keys) > 1 {
 			slices.SortFunc(keys, func(a, b keyValues) int { return strings.Compare(a.k, b.k) })
@@ -313,6 +316,27 @@ func (aw *answerWriter) snapshot() {
 		}
 	}
 	aw.fields = fields
+}
+
+// commonKeys are the header names answers set most, in that order.
+var commonKeys = [...]string{"Content-Type", "Location", "Etag", "Cache-Control", "X-Content-Type-Options"}
+
+// commonEntries appends the entries of h to keys, and reports true, if h
+// is small and holds only commonKeys: looking those up costs less than
+// iterating over the map, which picks a random start.
+func commonEntries(keys []keyValues, h http.Header) ([]keyValues, bool) {
+	if len(h) > 2 {
+		return keys, false
+	}
+	for _, k := range commonKeys {
+		if vs, ok := h[k]; ok {
+			keys = append(keys, keyValues{k, vs})
+			if len(keys) == len(h) {
+				return keys, true
+			}
+		}
+	}
+	return keys, false
 }
 
 // keyValues is one entry of a header map.
