@@ -190,3 +190,38 @@ func TestFlusher(t *testing.T) {
 	require.ErrorIs(t, flusher(plain{rec})(), http.ErrNotSupported)
 	require.ErrorIs(t, http.NewResponseController(plain{rec}).Flush(), http.ErrNotSupported)
 }
+
+// TestHandlerWritersDistinct checks that the writers allocated a few at a
+// time go to one operation each: every operation of a batch, top level
+// or in a changeset, gets a writer and a request of its own.
+func TestHandlerWritersDistinct(t *testing.T) {
+	writers := map[http.ResponseWriter]bool{}
+	requests := map[*http.Request]bool{}
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writers[w], requests[r] = true, true
+		io.WriteString(w, r.URL.Path)
+	})
+	var body strings.Builder
+	for i := range 40 {
+		if i%10 == 5 {
+			body.WriteString("--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n")
+			for j := range 3 {
+				body.WriteString(op("cs", "", "POST /cs/"+itoa(i)+"/"+itoa(j)+" HTTP/1.1\n\nx\n"))
+			}
+			body.WriteString("--cs--\r\n")
+			continue
+		}
+		body.WriteString(op("b", "", "GET /top/"+itoa(i)+" HTTP/1.1\n\n"))
+	}
+	body.WriteString("--b--\r\n")
+	for _, pass := range bothPasses {
+		clear(writers)
+		clear(requests)
+		rec := serveBatch(t, next, body.String(), nil, pass.opts...)
+		require.Equal(t, http.StatusOK, rec.Code)
+		require.Len(t, writers, 36+12, pass.name)
+		require.Len(t, requests, 36+12, pass.name)
+		require.Equal(t, 36, strings.Count(rec.Body.String(), "\r\n/top/"), pass.name)
+		require.Equal(t, 12, strings.Count(rec.Body.String(), "\r\n/cs/"), pass.name)
+	}
+}

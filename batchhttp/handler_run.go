@@ -47,6 +47,7 @@ type batchRun struct {
 	strs    []byte
 	arena   []batch.Field   // the headers of the open changeset's answers
 	answers []*answerWriter // the open changeset's, for reuse
+	slab    []answerWriter  // the writers of the operations to come
 	ids     []string        // the open changeset's recorded Content-IDs, for reuse
 }
 
@@ -259,10 +260,22 @@ func (rn *batchRun) nextPart(d *batch.Decoder) (batch.Kind, error) {
 	return p.Kind(), nil
 }
 
+// answerSlab is the most answer writers allocated at once.
+const answerSlab = 16
+
 // newAnswerWriter returns the writer for an operation with the given
 // Content-ID: streaming at top level, else held up to limit bytes.
+//
+// Writers are allocated a few at a time, for the operations to come, each
+// given to one operation only: an operation's writer and request are its
+// own, and stay so once it has returned.
 func (rn *batchRun) newAnswerWriter(contentID string, stream bool, limit int64) *answerWriter {
-	aw := &answerWriter{r: rn, contentID: contentID, stream: stream, limit: limit, declared: -1}
+	if len(rn.slab) == 0 {
+		rn.slab = make([]answerWriter, min(max(len(rn.lens)-rn.nop+1, 1), answerSlab))
+	}
+	aw := &rn.slab[0]
+	rn.slab = rn.slab[1:]
+	aw.r, aw.contentID, aw.stream, aw.limit, aw.declared = rn, contentID, stream, limit, -1
 	aw.fields, rn.tfields = rn.tfields[:0], nil
 	if stream {
 		aw.buf, rn.spare = rn.spare[:0], nil
