@@ -225,3 +225,53 @@ func TestHandlerWritersDistinct(t *testing.T) {
 		require.Equal(t, 12, strings.Count(rec.Body.String(), "\r\n/cs/"), pass.name)
 	}
 }
+
+// TestBodyCheckKeepsRecording checks that pass 1 records the batches
+// whose bodies lie in the spool, with CRLF or bare LF line ends, empty
+// bodies and bodies that end with a line break, and stops recording
+// when a body is not what the spool holds where it says.
+func TestBodyCheckKeepsRecording(t *testing.T) {
+	batches := []string{
+		changesetBatch,
+		op("b", "", "POST /a HTTP/1.1\n\n\n") + op("b", "", "POST /a HTTP/1.1\n\nline\n\n") + op("b", "", "GET /a HTTP/1.1\n\n") + "--b--\r\n",
+		"--b\nContent-Type: application/http\n\nPOST /a HTTP/1.1\n\nbare\n--b\nContent-Type: application/http\n\nGET /a HTTP/1.1\n\n--b--\n",
+	}
+	for _, load := range benchLoads(t) {
+		batches = append(batches, strings.ReplaceAll(string(load.body), "batch_bench", "b"))
+	}
+	h := Handler(echoApp()).(*handler)
+	for i, body := range batches {
+		var pl recording
+		pl.start([]byte(body))
+		d, err := batch.NewDecoderBoundary(strings.NewReader(body), "b")
+		require.NoError(t, err)
+		_, status, msg := h.check(d, batch.ODataV4, nil, &pl)
+		require.Zero(t, status, msg)
+		require.True(t, pl.on, "batch %d", i)
+		checkRecordingAsDecoder(t, body)
+	}
+
+	require.True(t, delimiterAt([]byte("\r\n--b"), false))
+	require.True(t, delimiterAt([]byte("\n--b"), false))
+	require.True(t, delimiterAt([]byte("--b"), true))
+	require.False(t, delimiterAt([]byte("--b"), false))
+	require.False(t, delimiterAt([]byte("x\r\n--b"), false))
+	require.False(t, delimiterAt([]byte("\r\n-"), false))
+
+	// A body the spool does not hold where the recording says.
+	var pl recording
+	mem := []byte("0123456789\r\n--b")
+	pl.start(mem)
+	pl.parts = append(pl.parts, recordedPart{body: 2})
+	c := bodyCheck{&pl, 2}
+	c.Write([]byte("2345"))
+	require.True(t, pl.on)
+	c.Write([]byte("x789"))
+	require.False(t, pl.on)
+	pl.on = true
+	pl.ended(6)
+	require.False(t, pl.on, "not followed by a delimiter")
+	pl.on = true
+	pl.ended(8)
+	require.True(t, pl.on)
+}
