@@ -271,7 +271,18 @@ func Handler(next http.Handler, opts ...HandlerOption) http.Handler {
 		panic("batchhttp: Handler: " + err.Error())
 	}
 	h.dialect = probe.Dialect()
+	for d := range h.withDialect {
+		h.withDialect[d] = batch.WithDialect(batch.Dialect(d))
+	}
 	return h
+}
+
+// dialectOpt returns batch.WithDialect(d), made once.
+func (h *handler) dialectOpt(d batch.Dialect) batch.EncodeOption {
+	if int(d) < len(h.withDialect) {
+		return h.withDialect[d]
+	}
+	return batch.WithDialect(d)
 }
 
 // handler is the http.Handler that Handler returns.
@@ -279,6 +290,8 @@ type handler struct {
 	next    http.Handler
 	so      handlerConfig
 	dialect batch.Dialect // for multipart/mixed requests
+
+	withDialect [batch.UCWA + 1]batch.EncodeOption
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -74,10 +74,10 @@ type changeset struct {
 func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, pl *recording, dialect batch.Dialect, lens []int64, rn *batchRun) {
 	// The default boundary first, so that one in the options wins; the
 	// request's dialect last, as a UCWA batch is answered in UCWA.
-	opts := make([]batch.EncodeOption, 0, len(h.so.enc)+2)
-	opts = append(opts, batch.WithBoundary(batch.NewBoundary("batchresponse_")))
+	var optBuf [8]batch.EncodeOption
+	opts := append(optBuf[:0], batch.WithBoundary(batch.NewBoundary("batchresponse_")))
 	opts = append(opts, h.so.enc...)
-	opts = append(opts, batch.WithDialect(dialect))
+	opts = append(opts, h.dialectOpt(dialect))
 	enc, err := batch.NewEncoder(w, opts...)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
@@ -88,17 +88,16 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 	hdr.Set("Content-Type", enc.ContentType())
 	status := http.StatusOK
 	if dialect != batch.UCWA {
-		// Looked up by their canonical spelling: Get("OData-Version")
-		// would canonicalise, and allocate, every time.
-		if v := strings.TrimSpace(headerValue(r.Header, "Odata-Version")); v != "" || headerValue(r.Header, "Odata-Maxversion") != "" {
-			if v != "4.01" {
-				v = "4.0"
+		v := versionsOf(r.Header)
+		if ov := strings.TrimSpace(v.odata); ov != "" || v.odataMax != "" {
+			if ov != "4.01" {
+				ov = "4.0"
 			}
-			hdr["OData-Version"] = []string{v} // spelled as OData writes it
-		} else if headerValue(r.Header, "Dataserviceversion") != "" || headerValue(r.Header, "Maxdataserviceversion") != "" {
+			hdr["OData-Version"] = []string{ov} // spelled as OData writes it
+		} else if v.ds != "" || v.dsMax != "" {
 			hdr["DataServiceVersion"] = []string{"1.0"}
 		}
-		if h.so.v2 || odataV2(r.Header) {
+		if h.so.v2 || v.v2() {
 			status = http.StatusAccepted
 		}
 	}
@@ -135,15 +134,25 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 	rn.loop(d)
 }
 
-// odataV2 reports whether the batch request says it speaks OData V2 (or
-// V1): DataServiceVersion or MaxDataServiceVersion 1.0 to 2.0, and no
+// versions holds the version headers of a batch request: OData-Version,
+// OData-MaxVersion, DataServiceVersion and MaxDataServiceVersion.
+type versions struct{ odata, odataMax, ds, dsMax string }
+
+// versionsOf looks the version headers up by their canonical spelling:
+// Get("OData-Version") would canonicalise, and allocate, every time.
+func versionsOf(h http.Header) versions {
+	return versions{headerValue(h, "Odata-Version"), headerValue(h, "Odata-Maxversion"),
+		headerValue(h, "Dataserviceversion"), headerValue(h, "Maxdataserviceversion")}
+}
+
+// v2 reports whether the batch request says it speaks OData V2 (or V1):
+// DataServiceVersion or MaxDataServiceVersion 1.0 to 2.0, and no
 // OData-Version, which only V4 clients send.
-func odataV2(h http.Header) bool {
-	if headerValue(h, "Odata-Version") != "" || headerValue(h, "Odata-Maxversion") != "" {
+func (v versions) v2() bool {
+	if v.odata != "" || v.odataMax != "" {
 		return false
 	}
-	for _, name := range [2]string{"Dataserviceversion", "Maxdataserviceversion"} {
-		v := headerValue(h, name)
+	for _, v := range [2]string{v.ds, v.dsMax} {
 		if v == "" {
 			continue
 		}
