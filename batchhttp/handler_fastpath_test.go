@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"slices"
 	"strings"
 	"sync"
@@ -274,4 +275,68 @@ func TestBodyCheckKeepsRecording(t *testing.T) {
 	pl.on = true
 	pl.ended(8)
 	require.True(t, pl.on)
+}
+
+// TestRequestHelpers checks the table-driven helpers of request against
+// what they stand for.
+func TestRequestHelpers(t *testing.T) {
+	names := []string{"Accept", "accept", "ACCEPT", "Content-Type", "content-type", "X-A-b", "x--y", "-", "--a", "A-", "a b", "X(A)",
+		"Odata-Version", "OData-Version", "If-Match", "é", "A\x00", "Etag", "ETag", "X_Y", "x_y", "1a", "A1b", "Z~z"}
+	for _, name := range names {
+		key, ok := fieldKey(name)
+		valid := name != "" && !strings.ContainsFunc(name, func(r rune) bool { return r > 0x7f || !tokenByte[byte(r)] && r != ' ' })
+		require.Equal(t, valid, ok, name)
+		if ok {
+			require.Equal(t, textproto.CanonicalMIMEHeaderKey(name), key, name)
+		}
+	}
+
+	refPlain := func(t string) (path, query string, hasQuery, ok bool) {
+		if t == "" || t[0] != '/' || strings.HasPrefix(t, "//") {
+			return "", "", false, false
+		}
+		path, query, hasQuery = strings.Cut(t, "?")
+		for i := 0; i < len(path); i++ {
+			if !pathByte[path[i]] {
+				return "", "", false, false
+			}
+		}
+		for i := 0; i < len(query); i++ {
+			if c := query[i]; c <= ' ' || c == 0x7f || c == '#' || c >= 0x80 {
+				return "", "", false, false
+			}
+		}
+		return path, query, hasQuery, true
+	}
+	for _, target := range []string{"/", "/items", "/items/1", "/items?x=1", "/items?", "/?", "//x", "/a//b", "/a b", "/a%20b", "/a?b c", "/a?b#c",
+		"/a#b", "/a?b?c", "items", "", "/caf\xc3\xa9", "/a?caf\xc3\xa9", "/$batch", "/a?x=/y", "/a\x7f", "/a?\x7f"} {
+		p, q, h, ok := plainPath(target)
+		rp, rq, rh, rok := refPlain(target)
+		require.Equal(t, []any{rp, rq, rh, rok}, []any{p, q, h, ok}, target)
+	}
+
+	for _, m := range []string{"GET", "PUT", "POST", "HEAD", "PATCH", "MERGE", "DELETE", "OPTIONS", "get", "GOT", "POSTS", "X", "", "CONNECT", "TRACE", "PATCHY"} {
+		require.Equal(t, m, internMethod([]byte(m)))
+	}
+
+	for path, want := range map[string]bool{"/$batch": true, "/odata/$BATCH": true, "/$batch/": false, "/x$batch": false, "$batch": true,
+		"/batch": false, "/$batcH": true, "/h": false, "/$batcx": false} {
+		require.Equal(t, want, isBatchPath(path), path)
+	}
+}
+
+// TestNewBoundary checks the answers' boundaries: the prefix and 32 hex
+// digits, valid, and new each time.
+func TestNewBoundary(t *testing.T) {
+	var rn batchRun
+	seen := map[string]bool{}
+	for range 100 {
+		b := rn.newBoundary("batchresponse_")
+		require.Regexp(t, `^batchresponse_[0-9a-f]{32}$`, b)
+		require.True(t, batch.ValidBoundary(b))
+		require.False(t, seen[b])
+		seen[b] = true
+	}
+	var other batchRun
+	require.NotEqual(t, rn.newBoundary("changesetresponse_"), other.newBoundary("changesetresponse_"))
 }

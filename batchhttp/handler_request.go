@@ -43,10 +43,10 @@ func checkStart(m, proto []byte) string {
 // a space). Most names are canonical already: that is checked by table, in
 // the same loop as their bytes.
 func fieldKey(name string) (key string, ok bool) {
-	upper := true
+	first := true // of a word: after the start or a hyphen
 	for i := 0; i < len(name); i++ {
 		c := name[i]
-		if !tokenByte[c] || upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+		if first && !keyFirst[c] || !first && !keyRest[c] {
 			for ; i < len(name); i++ {
 				if c := name[i]; !tokenByte[c] && c != ' ' {
 					return "", false
@@ -54,10 +54,21 @@ func fieldKey(name string) (key string, ok bool) {
 			}
 			return textproto.CanonicalMIMEHeaderKey(name), true
 		}
-		upper = c == '-'
+		first = c == '-'
 	}
 	return name, true
 }
+
+// keyFirst and keyRest say which bytes a canonical header name has at the
+// start of a word (token bytes but lower-case letters) and elsewhere
+// (token bytes but upper-case letters).
+var keyFirst, keyRest = func() (first, rest [256]bool) {
+	for c := range 256 {
+		first[c] = tokenByte[c] && !('a' <= c && c <= 'z')
+		rest[c] = tokenByte[c] && !('A' <= c && c <= 'Z')
+	}
+	return first, rest
+}()
 
 func validTokenBytes(b []byte) bool {
 	if len(b) == 0 {
@@ -103,11 +114,30 @@ func trimOWS(b []byte) []byte {
 // internMethod returns m as a string, without allocating for the common
 // methods.
 func internMethod(m []byte) string {
-	for _, s := range [...]string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut,
-		http.MethodDelete, http.MethodHead, http.MethodOptions, "MERGE"} {
-		if string(m) == s {
-			return s
+	var s string
+	switch len(m) {
+	case 3:
+		s = http.MethodGet
+		if string(m) == http.MethodPut {
+			return http.MethodPut
 		}
+	case 4:
+		s = http.MethodPost
+		if string(m) == http.MethodHead {
+			return http.MethodHead
+		}
+	case 5:
+		s = http.MethodPatch
+		if string(m) == "MERGE" {
+			return "MERGE"
+		}
+	case 6:
+		s = http.MethodDelete
+	case 7:
+		s = http.MethodOptions
+	}
+	if string(m) == s {
+		return s
 	}
 	return string(m)
 }
@@ -126,13 +156,17 @@ func internProto(p []byte) string {
 // url.Parse would take as it is: a path of bytes it does not escape, and a
 // query without control bytes, spaces or a fragment.
 func plainPath(t string) (path, query string, hasQuery, ok bool) {
-	if t == "" || t[0] != '/' || strings.HasPrefix(t, "//") {
+	if t == "" || t[0] != '/' || len(t) > 1 && t[1] == '/' {
 		return "", "", false, false
 	}
-	path, query, hasQuery = strings.Cut(t, "?")
-	for i := 0; i < len(path); i++ {
-		if !pathByte[path[i]] {
-			return "", "", false, false
+	path = t
+	for i := 1; i < len(t); i++ {
+		if c := t[i]; !pathByte[c] {
+			if c != '?' {
+				return "", "", false, false
+			}
+			path, query, hasQuery = t[:i], t[i+1:], true
+			break
 		}
 	}
 	for i := 0; i < len(query); i++ {
@@ -467,7 +501,7 @@ func canonHost(host, scheme string) string {
 
 // isBatchPath reports whether the last segment of path is $batch.
 func isBatchPath(path string) bool {
-	if len(path) < len("$batch") {
+	if len(path) < len("$batch") || path[len(path)-1]|0x20 != 'h' {
 		return false
 	}
 	seg := path[strings.LastIndexByte(path, '/')+1:]

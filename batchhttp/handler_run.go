@@ -2,9 +2,11 @@ package batchhttp
 
 import (
 	"context"
+	crand "crypto/rand"
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -48,6 +50,7 @@ type batchRun struct {
 	arena   []batch.Field   // the headers of the open changeset's answers
 	answers []*answerWriter // the open changeset's, for reuse
 	slab    []answerWriter  // the writers of the operations to come
+	rng     *rand.ChaCha8   // for boundaries (see newBoundary)
 	ids     []string        // the open changeset's recorded Content-IDs, for reuse
 }
 
@@ -75,7 +78,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 	// The default boundary first, so that one in the options wins; the
 	// request's dialect last, as a UCWA batch is answered in UCWA.
 	var optBuf [8]batch.EncodeOption
-	opts := append(optBuf[:0], batch.WithBoundary(batch.NewBoundary("batchresponse_")))
+	opts := append(optBuf[:0], batch.WithBoundary(rn.newBoundary("batchresponse_")))
 	opts = append(opts, h.so.enc...)
 	opts = append(opts, h.dialectOpt(dialect))
 	enc, err := batch.NewEncoder(w, opts...)
@@ -116,6 +119,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 		answers: rn.answers[:0],
 		ids:     rn.ids[:0],
 		locs:    rn.locs,
+		rng:     rn.rng,
 		dash:    append(append(rn.dash[:0], "--"...), enc.Boundary()...),
 
 		h:       h,
@@ -174,6 +178,33 @@ func headerValue(h http.Header, key string) string {
 	return ""
 }
 
+// newBoundary returns prefix followed by 32 random hex digits, as
+// batch.NewBoundary does, from a ChaCha8 generator (cryptographically
+// strong, as crypto/rand's) seeded from crypto/rand once for the pooled
+// state rather than a read of crypto/rand for every boundary.
+func (rn *batchRun) newBoundary(prefix string) string {
+	if len(prefix) > 32 {
+		return batch.NewBoundary(prefix)
+	}
+	if rn.rng == nil {
+		var seed [32]byte
+		if _, err := crand.Read(seed[:]); err != nil {
+			return batch.NewBoundary(prefix)
+		}
+		rn.rng = rand.NewChaCha8(seed)
+	}
+	var raw [16]byte
+	_, _ = rn.rng.Read(raw[:])
+	var b [64]byte
+	n := copy(b[:], prefix)
+	const hexdig = "0123456789abcdef"
+	for _, c := range raw {
+		b[n], b[n+1] = hexdig[c>>4], hexdig[c&15]
+		n += 2
+	}
+	return string(b[:n])
+}
+
 func (rn *batchRun) flush() { _ = rn.flushW() }
 
 // flusher returns what flushes w, found as http.ResponseController.Flush
@@ -222,7 +253,7 @@ func (rn *batchRun) loop(d *batch.Decoder) {
 			// One changeset boundary serves every changeset of the
 			// response, as they follow each other.
 			if rn.framed && rn.csBoundary == "" {
-				rn.csBoundary = batch.NewBoundary("changesetresponse_")
+				rn.csBoundary = rn.newBoundary("changesetresponse_")
 				rn.csDash = []byte("--" + rn.csBoundary)
 			}
 			rn.csv = changeset{ctx: ctx, boundary: rn.csBoundary, dash: rn.csDash, answers: rn.answers, ids: rn.ids}

@@ -93,14 +93,16 @@ var (
 // Header returns a map that goes nowhere.
 func (aw *answerWriter) Header() http.Header {
 	aw.mu.Lock()
-	defer aw.mu.Unlock()
 	if aw.done {
+		aw.mu.Unlock()
 		return make(http.Header)
 	}
 	if aw.header == nil {
 		aw.header = make(http.Header)
 	}
-	return aw.header
+	h := aw.header
+	aw.mu.Unlock()
+	return h
 }
 
 // WriteHeader sets the answer's status. Informational codes other than 101
@@ -278,11 +280,22 @@ func (aw *answerWriter) snapshot() {
 	fields := aw.fields[:0]
 	if len(h) > 0 {
 		keys, ok := commonEntries(aw.r.keys[:0], h)
-		if !ok {
-			keys = keys[:0]
-			for k, vs := range h {
-				keys = append(keys, keyValues{k, vs})
+		if ok {
+			// Tokens, none of them a name treated apart but
+			// Content-Type.
+			for _, kv := range keys {
+				aw.hasType = aw.hasType || kv.k == "Content-Type"
+				for _, v := range kv.vs {
+					fields = append(fields, batch.Field{Name: kv.k, Value: cleanValue(v)})
+				}
 			}
+			aw.r.keys = keys[:0]
+			aw.fields = fields
+			return
+		}
+		keys = keys[:0]
+		for k, vs := range h {
+			keys = append(keys, keyValues{k, vs})
 		}
 		if len(keys) > 1 {
 			slices.SortFunc(keys, func(a, b keyValues) int { return strings.Compare(a.k, b.k) })
@@ -318,12 +331,13 @@ func (aw *answerWriter) snapshot() {
 	aw.fields = fields
 }
 
-// commonKeys are the header names answers set most, in that order.
+// commonKeys are the header names answers set most, in that order: tokens,
+// and none of those that snapshot treats apart but Content-Type.
 var commonKeys = [...]string{"Content-Type", "Location", "Etag", "Cache-Control", "X-Content-Type-Options"}
 
-// commonEntries appends the entries of h to keys, and reports true, if h
-// is small and holds only commonKeys: looking those up costs less than
-// iterating over the map, which picks a random start.
+// commonEntries appends the entries of h to keys, sorted by name, and
+// reports true, if h is small and holds only commonKeys: looking those up
+// costs less than iterating over the map, which picks a random start.
 func commonEntries(keys []keyValues, h http.Header) ([]keyValues, bool) {
 	if len(h) > 2 {
 		return keys, false
@@ -332,6 +346,9 @@ func commonEntries(keys []keyValues, h http.Header) ([]keyValues, bool) {
 		if vs, ok := h[k]; ok {
 			keys = append(keys, keyValues{k, vs})
 			if len(keys) == len(h) {
+				if len(keys) == 2 && keys[0].k > keys[1].k {
+					keys[0], keys[1] = keys[1], keys[0]
+				}
 				return keys, true
 			}
 		}
@@ -483,13 +500,21 @@ func (aw *answerWriter) prepare(changeset []byte) bool {
 	if aw.committed {
 		return true
 	}
-	for _, dash := range [2][]byte{aw.r.dash, changeset} {
-		if len(dash) == 0 {
-			continue
+	body := aw.buf
+	if aw.head {
+		body = nil // kept for sniffing only
+	}
+	dashField := false
+	for i := range aw.fields {
+		if strings.HasPrefix(aw.fields[i].Name, "--") {
+			dashField = true
+			break
 		}
-		body := aw.buf
-		if aw.head {
-			body = nil // kept for sniffing only
+	}
+	for _, dash := range [2][]byte{aw.r.dash, changeset} {
+		// Neither a header nor a body shorter than dash can hold it.
+		if len(dash) == 0 || !dashField && len(body) < len(dash) {
+			continue
 		}
 		if line := delimiterIn(aw.fields, body, dash); line != "" {
 			aw.replace(http.StatusInternalServerError, "batch: the operation's answer cannot be written: a line would be read as a delimiter: "+quote(line))
