@@ -424,7 +424,7 @@ func putState(st *state) {
 	}
 	clear(locs)
 	*rn = batchRun{spare: rn.spare[:0], tfields: rn.tfields[:0], keys: rn.keys[:0], sniff: rn.sniff[:0],
-		strs: rn.strs[:0], arena: rn.arena[:0], answers: rn.answers[:0], dash: rn.dash[:0], ids: rn.ids[:0], locs: locs, rng: rn.rng}
+		strs: rn.strs[:0], fl: rn.fl[:0], arena: rn.arena[:0], answers: rn.answers[:0], dash: rn.dash[:0], ids: rn.ids[:0], locs: locs, rng: rn.rng}
 	if cap(rn.spare) > commitAt || cap(rn.strs) > 64<<10 || cap(rn.arena) > 1<<12 || cap(rn.ids) > 1<<10 {
 		st.run = batchRun{}
 	}

@@ -36,7 +36,6 @@ type recording struct {
 
 	// Pass 2.
 	next int          // the next part
-	hdr  batch.Header // the running operation's header, views into arena
 	body bytes.Reader // the running operation's body, a view into mem
 }
 
@@ -65,7 +64,7 @@ const (
 // nil: the batch is in a file).
 func (pl *recording) start(mem []byte) {
 	*pl = recording{on: mem != nil, limit: len(mem) + recordingSlack, mem: mem,
-		parts: pl.parts[:0], lens: pl.lens[:0], arena: pl.arena[:0], hdr: pl.hdr[:0]}
+		parts: pl.parts[:0], lens: pl.lens[:0], arena: pl.arena[:0]}
 }
 
 // add records part p; body is the input offset of an operation's body.
@@ -178,16 +177,9 @@ func (pl *recording) nextPart(e *embedded, length int64) (batch.Kind, error) {
 	}
 	str := pl.str[pp.at+lens[0]+lens[1] : pp.end]
 	target, a := a[:lens[2]], a[lens[2]:]
-	id, a := a[:lens[3]], a[lens[3]:]
-	hdr := pl.hdr[:0]
-	for i := 4; i < len(lens); i += 2 {
-		name, value := a[:lens[i]], a[lens[i]:lens[i]+lens[i+1]]
-		a = a[lens[i]+lens[i+1]:]
-		hdr = append(hdr, batch.RawField{Name: name, Value: value})
-	}
-	pl.hdr = hdr
-	*e = embedded{method: m, proto: proto, target: target, id: id, header: hdr,
-		declared: pp.declared, length: length, index: int(pp.index), str: str}
+	id := a[:lens[3]]
+	*e = embedded{method: m, proto: proto, target: target, id: id,
+		declared: pp.declared, length: length, index: int(pp.index), str: str, fl: lens[4:]}
 	if length > 0 {
 		pl.body.Reset(pl.mem[pp.body : pp.body+length])
 		e.body = &pl.body
@@ -198,11 +190,10 @@ func (pl *recording) nextPart(e *embedded, length int64) (batch.Kind, error) {
 // release drops what pl points to, keeping its scratch space unless it
 // grew large.
 func (pl *recording) release() {
-	clear(pl.hdr[:cap(pl.hdr)])
 	keep := cap(pl.arena)+8*cap(pl.lens)+recordedPartSize*cap(pl.parts) <= 256<<10
 	if !keep {
 		*pl = recording{}
 		return
 	}
-	*pl = recording{parts: pl.parts[:0], lens: pl.lens[:0], arena: pl.arena[:0], hdr: pl.hdr[:0]}
+	*pl = recording{parts: pl.parts[:0], lens: pl.lens[:0], arena: pl.arena[:0]}
 }

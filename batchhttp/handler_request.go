@@ -101,7 +101,7 @@ func equalFoldBytes(b []byte, s string) bool {
 	return true
 }
 
-func trimOWS(b []byte) []byte {
+func trimOWS(b string) string {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
 	}
@@ -217,8 +217,10 @@ type embedded struct {
 	body                      io.Reader
 	// str, if not empty, is what request lays out in one string: the
 	// target, the Content-ID, each field's name and value, then the
-	// length in decimal if it is declared or not 0.
+	// length in decimal if it is declared or not 0; fl the lengths of
+	// each field's name and value, in turn. header is not used then.
 	str string
+	fl  []int
 }
 
 // request fills aw.req, the request next sees for operation e (see
@@ -227,23 +229,25 @@ type embedded struct {
 func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) (int, string) {
 	// One string holds the target, the Content-ID and every header name
 	// and value; the request's strings are slices of it.
-	hdr := e.header
 	id := e.id
 	n := e.length
-	all := e.str
+	all, fl := e.str, e.fl
 	if all == "" {
 		sb := append(rn.strs[:0], e.target...)
 		sb = append(sb, id...)
-		for _, f := range hdr {
+		fl = rn.fl[:0]
+		for _, f := range e.header {
 			sb = append(sb, f.Name...)
 			sb = append(sb, f.Value...)
+			fl = append(fl, len(f.Name), len(f.Value))
 		}
 		if n > 0 || e.declared {
 			sb = strconv.AppendInt(sb, n, 10)
 		}
-		rn.strs = sb
+		rn.strs, rn.fl = sb, fl
 		all = string(sb)
 	}
+	nf := len(fl) / 2 // header fields
 	target, off := all[:len(e.target)], len(e.target)
 	aw.contentID, off = all[off:off+len(id)], off+len(id)
 
@@ -263,7 +267,7 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 	// batch the delimiter frames the body, and a second framing is how
 	// requests are smuggled. Its embedded fields come first, then the
 	// inherited ones it does not set; one backing array for the values.
-	nv := len(hdr) + 1
+	nv := nf + 1
 	for _, in := range rn.inherit {
 		nv += len(in.values)
 	}
@@ -271,15 +275,15 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 	if nv > len(vals) {
 		vals = make([]string, nv)
 	}
-	h := make(http.Header, len(hdr)+len(rn.inherit)+1)
+	h := make(http.Header, nf+len(rn.inherit)+1)
 	first := off // of the fields in all
 	hosts := 0
-	var cl []byte
+	var cl string
 	haveCL, nested, repeated := false, false, false
-	for i, f := range hdr {
-		name := all[off : off+len(f.Name)]
-		value := all[off+len(f.Name) : off+len(f.Name)+len(f.Value)]
-		off += len(f.Name) + len(f.Value)
+	for i := 0; i < len(fl); i += 2 {
+		name := all[off : off+fl[i]]
+		value := all[off+fl[i] : off+fl[i]+fl[i+1]]
+		off += fl[i] + fl[i+1]
 		key, ok := fieldKey(name)
 		if !ok {
 			return malformed("header name " + quote(name) + " is not a token")
@@ -296,8 +300,8 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 			}
 			continue
 		case "Content-Length":
-			v := trimOWS(f.Value)
-			if haveCL && string(v) != string(cl) {
+			v := trimOWS(value)
+			if haveCL && v != cl {
 				return malformed("Content-Length headers disagree")
 			}
 			cl, haveCL = v, true
@@ -317,13 +321,13 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 		if len(h) == before {
 			// A name met before: its values, in order. From here
 			// on, names are looked up first.
-			h[key] = repeatedValues(all[first:], hdr[:i], key, value)
+			h[key] = repeatedValues(all[first:], fl[:i], key, value)
 			repeated = true
 		}
 	}
 	if haveCL {
-		if _, err := strconv.ParseUint(string(cl), 10, 63); err != nil {
-			return malformed("Content-Length " + quote(string(cl)) + " is not a length")
+		if _, err := strconv.ParseUint(cl, 10, 63); err != nil {
+			return malformed("Content-Length " + quote(cl) + " is not a length")
 		}
 	}
 	contentLength := all[off:]
@@ -508,15 +512,16 @@ func isBatchPath(path string) bool {
 	return len(seg) == len("$batch") && strings.EqualFold(seg, "$batch")
 }
 
-// repeatedValues returns the values of the fields in hdr whose key is key,
-// then value: all holds their names and values in turn, from the first.
-func repeatedValues(all string, hdr batch.Header, key, value string) []string {
+// repeatedValues returns the values of the fields whose key is key, then
+// value: all holds their names and values in turn, from the first, fl
+// their lengths.
+func repeatedValues(all string, fl []int, key, value string) []string {
 	var vs []string
 	off := 0
-	for _, f := range hdr {
-		name := all[off : off+len(f.Name)]
-		v := all[off+len(f.Name) : off+len(f.Name)+len(f.Value)]
-		off += len(f.Name) + len(f.Value)
+	for i := 0; i < len(fl); i += 2 {
+		name := all[off : off+fl[i]]
+		v := all[off+fl[i] : off+fl[i]+fl[i+1]]
+		off += fl[i] + fl[i+1]
 		if k, _ := fieldKey(name); k == key {
 			vs = append(vs, v)
 		}

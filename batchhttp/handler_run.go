@@ -47,6 +47,7 @@ type batchRun struct {
 	sniff   []byte
 	emb     embedded // the running operation's request
 	strs    []byte
+	fl      []int
 	arena   []batch.Field   // the headers of the open changeset's answers
 	answers []*answerWriter // the open changeset's, for reuse
 	slab    []answerWriter  // the writers of the operations to come
@@ -115,6 +116,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 		keys:    rn.keys[:0],
 		sniff:   rn.sniff[:0],
 		strs:    rn.strs[:0],
+		fl:      rn.fl[:0],
 		arena:   rn.arena[:0],
 		answers: rn.answers[:0],
 		ids:     rn.ids[:0],
