@@ -534,18 +534,23 @@ func isMultipart(ct string) bool {
 	return len(ct) >= len("multipart/") && strings.EqualFold(ct[:len("multipart/")], "multipart/")
 }
 
-// notInherited names the batch request's headers that describe the batch
-// message rather than its operations (see Handler).
-var notInherited = map[string]bool{
-	"Accept": true, "Accept-Encoding": true, "Prefer": true, "Host": true, "Expect": true, "Range": true,
-	"Connection": true, "Keep-Alive": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+// notInherited reports whether k names one of the batch request's headers
+// that describe the batch message rather than its operations (see
+// Handler), but for those inheritable leaves out by prefix.
+func notInherited(k string) bool {
+	switch k {
+	case "Accept", "Accept-Encoding", "Prefer", "Host", "Expect", "Range",
+		"Connection", "Keep-Alive", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
 }
 
 // inheritable returns the headers of the batch request that operations
 // inherit, sorted by name.
 func inheritable(outer http.Header) []inherited {
 	var conn map[string]bool
-	for _, v := range outer.Values("Connection") {
+	for _, v := range outer["Connection"] { // outer.Values("Connection"), without canonicalising
 		for _, f := range strings.Split(v, ",") {
 			if conn == nil {
 				conn = make(map[string]bool)
@@ -555,7 +560,7 @@ func inheritable(outer http.Header) []inherited {
 	}
 	var out []inherited
 	for k, vs := range outer {
-		if notInherited[k] || conn[k] || strings.HasPrefix(k, "Content-") || strings.HasPrefix(k, "If-") || strings.HasPrefix(k, "Proxy-") {
+		if notInherited(k) || conn[k] || strings.HasPrefix(k, "Content-") || strings.HasPrefix(k, "If-") || strings.HasPrefix(k, "Proxy-") {
 			continue
 		}
 		out = append(out, inherited{k, vs})

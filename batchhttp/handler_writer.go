@@ -146,12 +146,12 @@ func (aw *answerWriter) Write(p []byte) (int, error) {
 // slice first: a string that the held body takes whole is appended to it.
 func (aw *answerWriter) WriteString(s string) (int, error) {
 	aw.mu.Lock()
-	defer aw.mu.Unlock()
 	if aw.done {
+		aw.mu.Unlock()
 		return 0, errHandlerDone
 	}
 	if aw.status == 0 {
-		aw.writeHeader(http.StatusOK)
+		aw.writeHeader(http.StatusOK) // takes the header: nothing that panics
 	}
 	held := len(aw.buf) + len(s)
 	if aw.bodyAllowed() && !aw.head && !aw.committed && aw.err == nil &&
@@ -159,8 +159,10 @@ func (aw *answerWriter) WriteString(s string) (int, error) {
 		(aw.stream && held <= commitAt || !aw.stream && int64(held) <= aw.limit) {
 		aw.buf = append(aw.buf, s...)
 		aw.sent += int64(len(s))
+		aw.mu.Unlock()
 		return len(s), nil
 	}
+	defer aw.mu.Unlock() // writeLocked may call the encoder, and the batch's writer
 	return aw.writeLocked([]byte(s))
 }
 
