@@ -416,6 +416,7 @@ func putState(st *state) {
 	clear(rn.answers[:cap(rn.answers)])
 	clear(rn.keys[:cap(rn.keys)])
 	clear(rn.ids[:cap(rn.ids)])
+	clear(rn.pending[:cap(rn.pending)])
 	// The Locations map is kept, emptied, unless it grew large: a batch
 	// with Content-IDs fills it anew without growing it from nothing.
 	locs := rn.locs
@@ -424,8 +425,9 @@ func putState(st *state) {
 	}
 	clear(locs)
 	*rn = batchRun{spare: rn.spare[:0], tfields: rn.tfields[:0], keys: rn.keys[:0], sniff: rn.sniff[:0],
-		strs: rn.strs[:0], fl: rn.fl[:0], arena: rn.arena[:0], answers: rn.answers[:0], dash: rn.dash[:0], ids: rn.ids[:0], locs: locs, rng: rn.rng}
-	if cap(rn.spare) > commitAt || cap(rn.strs) > 64<<10 || cap(rn.arena) > 1<<12 || cap(rn.ids) > 1<<10 {
+		strs: rn.strs[:0], fl: rn.fl[:0], arena: rn.arena[:0], answers: rn.answers[:0], dash: rn.dash[:0], ids: rn.ids[:0], locs: locs, rng: rn.rng,
+		pending: rn.pending[:0]}
+	if cap(rn.spare) > commitAt || cap(rn.strs) > 64<<10 || cap(rn.arena) > 1<<12 || cap(rn.ids) > 1<<10 || cap(rn.pending) > 1<<10 {
 		st.run = batchRun{}
 	}
 	states.Put(st)

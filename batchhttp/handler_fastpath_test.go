@@ -340,3 +340,40 @@ func TestNewBoundary(t *testing.T) {
 	var other batchRun
 	require.NotEqual(t, rn.newBoundary("changesetresponse_"), other.newBoundary("changesetresponse_"))
 }
+
+// TestHandlerLocationsSettled checks "$n" references against the Locations
+// recorded so far, which go into their map only when one is looked up: a
+// later answer with the same Content-ID wins, and a failed changeset's
+// Content-IDs name nothing, not even what an earlier operation with the
+// same Content-ID answered.
+func TestHandlerLocationsSettled(t *testing.T) {
+	var paths []string
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.Path)
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/fail"):
+			w.WriteHeader(http.StatusConflict)
+		case r.Method == http.MethodPost:
+			w.Header().Set("Location", "/items/"+strings.TrimPrefix(r.URL.Path, "/"))
+			w.WriteHeader(http.StatusCreated)
+		}
+	})
+	body := op("b", "1", "POST /a HTTP/1.1\n\n") +
+		op("b", "2", "POST /b HTTP/1.1\n\n") +
+		op("b", "1", "POST /c HTTP/1.1\n\n") +
+		op("b", "", "GET $1/x HTTP/1.1\n\n") +
+		"--b\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n" +
+		op("cs", "2", "POST /d HTTP/1.1\n\n") +
+		op("cs", "3", "POST /e HTTP/1.1\n\n") +
+		op("cs", "4", "POST /fail HTTP/1.1\n\n") +
+		"--cs--\r\n" +
+		op("b", "", "GET $2/y HTTP/1.1\n\n") +
+		op("b", "", "GET $3/z HTTP/1.1\n\n") +
+		op("b", "", "GET $1/w HTTP/1.1\n\n") + "--b--\r\n"
+	for _, pass := range bothPasses {
+		paths = nil
+		rec := serveBatch(t, next, body, http.Header{"Prefer": {"odata.continue-on-error"}}, pass.opts...)
+		require.Equal(t, http.StatusOK, rec.Code)
+		require.Equal(t, []string{"/a", "/b", "/c", "/items/c/x", "/d", "/e", "/fail", "/$2/y", "/$3/z", "/items/c/w"}, paths, pass.name)
+	}
+}

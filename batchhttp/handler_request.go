@@ -1,6 +1,7 @@
 package batchhttp
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -43,6 +44,24 @@ func checkStart(m, proto []byte) string {
 // a space). Most names are canonical already: that is checked by table, in
 // the same loop as their bytes.
 func fieldKey(name string) (key string, ok bool) {
+	switch len(name) {
+	case len("Accept"):
+		if name == "Accept" {
+			return name, true
+		}
+	case len("Content-Type"):
+		if name == "Content-Type" {
+			return name, true
+		}
+	case len("Authorization"):
+		if name == "Authorization" {
+			return name, true
+		}
+	case len("Content-Length"):
+		if name == "Content-Length" {
+			return name, true
+		}
+	}
 	first := true // of a word: after the start or a hyphen
 	for i := 0; i < len(name); i++ {
 		c := name[i]
@@ -461,6 +480,11 @@ func (b *opBody) discard() (int64, error) {
 		return 0, errHandlerDone
 	case aw.bodyShut:
 		return 0, http.ErrBodyReadAfterClose
+	}
+	if br, ok := aw.src.(*bytes.Reader); ok { // the recording's: skipped at once
+		n := int64(br.Len())
+		_, _ = br.Seek(0, io.SeekEnd)
+		return n, nil
 	}
 	if wt, ok := aw.src.(io.WriterTo); ok {
 		return wt.WriteTo(io.Discard)

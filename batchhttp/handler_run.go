@@ -26,12 +26,13 @@ type batchRun struct {
 	framed  bool   // changeset answers keep their framing
 	coe     bool   // continue on error
 	inherit []inherited
-	lens    []int64    // body length of each operation, from pass 1
-	rec     *recording // pass 1's record of the batch, if any: then no decoder
-	nop     int        // operations met so far
-	locs    map[string]string
-	failed  bool // an operation or changeset failed
-	aborted bool // the response cannot go on: end it without its close delimiter
+	lens    []int64           // body length of each operation, from pass 1
+	rec     *recording        // pass 1's record of the batch, if any: then no decoder
+	nop     int               // operations met so far
+	locs    map[string]string // by Content-ID, once settled
+	pending []idLocation      // recorded, not yet in locs
+	failed  bool              // an operation or changeset failed
+	aborted bool              // the response cannot go on: end it without its close delimiter
 	cs      *changeset
 	csv     changeset // what cs points to
 
@@ -121,6 +122,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 		answers: rn.answers[:0],
 		ids:     rn.ids[:0],
 		locs:    rn.locs,
+		pending: rn.pending[:0],
 		rng:     rn.rng,
 		dash:    append(append(rn.dash[:0], "--"...), enc.Boundary()...),
 
@@ -469,16 +471,33 @@ func (rn *batchRun) record(aw *answerWriter) string {
 	if loc == "" {
 		return ""
 	}
-	if rn.locs == nil {
-		rn.locs = make(map[string]string)
-	}
-	rn.locs[aw.contentID] = loc
+	// Into the map only when it is read: most batches never look one up.
+	rn.pending = append(rn.pending, idLocation{aw.contentID, loc})
 	return aw.contentID
+}
+
+// idLocation is a Location recorded for a Content-ID.
+type idLocation struct{ id, loc string }
+
+// settle puts the pending Locations into rn.locs, in the order recorded.
+func (rn *batchRun) settle() {
+	if len(rn.pending) == 0 {
+		return
+	}
+	if rn.locs == nil {
+		rn.locs = make(map[string]string, len(rn.pending))
+	}
+	for _, p := range rn.pending {
+		rn.locs[p.id] = p.loc
+	}
+	clear(rn.pending)
+	rn.pending = rn.pending[:0]
 }
 
 // forget drops the Locations a failed changeset recorded: they name
 // nothing now.
 func (rn *batchRun) forget(cs *changeset) {
+	rn.settle()
 	for _, id := range cs.ids {
 		delete(rn.locs, id)
 	}
@@ -487,6 +506,7 @@ func (rn *batchRun) forget(cs *changeset) {
 }
 
 func (rn *batchRun) lookup(id string) (string, bool) {
+	rn.settle()
 	loc, ok := rn.locs[id]
 	return loc, ok
 }
