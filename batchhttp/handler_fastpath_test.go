@@ -319,6 +319,15 @@ func TestRequestHelpers(t *testing.T) {
 		require.Equal(t, m, internMethod([]byte(m)))
 	}
 
+	refMultipart := func(ct string) bool {
+		ct = strings.TrimSpace(ct)
+		return len(ct) >= len("multipart/") && strings.EqualFold(ct[:len("multipart/")], "multipart/")
+	}
+	for _, ct := range []string{"multipart/mixed; boundary=x", "Multipart/Mixed", " multipart/x", "\tmultipart/x", "\u00a0multipart/x",
+		"\u0085Multipart/x", "application/json", "", "m", "multipart", "multipart/", "MULTIPART/", "\x00multipart/", "text/plain"} {
+		require.Equal(t, refMultipart(ct), isMultipart(ct), "%q", ct)
+	}
+
 	for path, want := range map[string]bool{"/$batch": true, "/odata/$BATCH": true, "/$batch/": false, "/x$batch": false, "$batch": true,
 		"/batch": false, "/$batcH": true, "/h": false, "/$batcx": false} {
 		require.Equal(t, want, isBatchPath(path), path)

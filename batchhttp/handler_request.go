@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/batchcodec/batch"
 )
@@ -559,6 +560,9 @@ func repeatedValues(all string, fl []int, key, value string) []string {
 }
 
 func isMultipart(ct string) bool {
+	if ct != "" && ct[0]|0x20 != 'm' && ct[0] > ' ' && ct[0] < utf8.RuneSelf {
+		return false // what TrimSpace would keep, and not an m
+	}
 	ct = strings.TrimSpace(ct)
 	return len(ct) >= len("multipart/") && strings.EqualFold(ct[:len("multipart/")], "multipart/")
 }

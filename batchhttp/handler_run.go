@@ -53,6 +53,7 @@ type batchRun struct {
 	answers []*answerWriter // the open changeset's, for reuse
 	slab    []answerWriter  // the writers of the operations to come
 	rng     *rand.ChaCha8   // for boundaries (see newBoundary)
+	op      batch.Operation // commit's, to the encoder
 	ids     []string        // the open changeset's recorded Content-IDs, for reuse
 }
 

@@ -567,9 +567,11 @@ func (aw *answerWriter) commit(final bool, more []byte) {
 	// No need to validate op: its header was cleaned when taken, its
 	// status checked by WriteHeader, its Content-ID in pass 1.
 	aw.operation(final, more)
-	op := batch.Operation{Message: batch.Response, StatusCode: aw.status, ContentID: aw.contentID, Header: aw.fields}
+	op := &aw.r.op // the rest of it stays zero
+	op.Message, op.StatusCode, op.ContentID, op.Header = batch.Response, aw.status, aw.contentID, aw.fields
 	aw.committed = true
-	w, err := aw.r.enc.CreateOperation(&op)
+	w, err := aw.r.enc.CreateOperation(op)
+	op.ContentID, op.Header = "", nil
 	if err != nil {
 		aw.err = err
 		return
