@@ -368,7 +368,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// JSON batches are OData 4.01's: only for a client that says it speaks
 	// 4.01 (@odata/client says 4.0 and Accept: application/json, and reads
 	// only multipart), and not with ODataV2 or SharePoint's dialect.
-	if dialect == batch.ODataV4 && !h.so.v2 && odata401(r.Header) && answerJSON(r.Header, false) && h.serveConverted(w, r, &sp, boundary) {
+	oh := scanOuter(r.Header)
+	if dialect == batch.ODataV4 && !h.so.v2 && oh.v.odata401() && answerJSON(r.Header, false) && h.serveConverted(w, r, &sp, boundary) {
 		return
 	}
 	// From the recording if pass 1 could record one, else decoding the batch
@@ -380,7 +381,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.run(w, r, d, pl, dialect, lens, &st.run)
+	h.run(w, r, &oh, d, pl, dialect, lens, &st.run)
 }
 
 // state is what one batch request needs besides its body and answers,
@@ -555,7 +556,12 @@ func continueOnError(h http.Header) (on bool, name string) {
 // preference (on), whether they have one (set), and its name as the
 // client spelled it.
 func preference(h http.Header) (on, set bool, name string) {
-	for _, line := range h.Values("Prefer") {
+	return preferenceIn(h.Values("Prefer"))
+}
+
+// preferenceIn is preference of the Prefer header lines given.
+func preferenceIn(lines []string) (on, set bool, name string) {
+	for _, line := range lines {
 		for _, pref := range strings.Split(line, ",") {
 			pref, _, _ = strings.Cut(pref, ";")
 			key, val, hasVal := strings.Cut(strings.TrimSpace(pref), "=")

@@ -386,3 +386,21 @@ func TestHandlerLocationsSettled(t *testing.T) {
 		require.Equal(t, []string{"/a", "/b", "/c", "/items/c/x", "/d", "/e", "/fail", "/$2/y", "/$3/z", "/items/c/w"}, paths, pass.name)
 	}
 }
+
+// TestScanOuter checks the one pass over the batch request's header
+// against the lookups it stands for.
+func TestScanOuter(t *testing.T) {
+	for _, h := range []http.Header{
+		{"Content-Type": {"multipart/mixed; boundary=b"}},
+		{"Odata-Version": {" 4.01 "}, "Odata-Maxversion": {"4.0"}, "Prefer": {"return=minimal", "odata.continue-on-error"}, "Authorization": {"Bearer x"}},
+		{"Dataserviceversion": {"2.0;NetFx"}, "Maxdataserviceversion": {"3.0"}, "X-Forwarded-For": {"a", "b"}, "Accept-Language": {"fr"}},
+		{"Connection": {"X-Hop, keep-alive", "x-other"}, "X-Hop": {"1"}, "X-Other": {"2"}, "X-Kept": {"3"}, "Keep-Alive": {"5"}, "If-Match": {"*"}, "Proxy-Authorization": {"p"}},
+		{"Odata-Version": {}, "Prefer": {}, "Content-Length": {"3"}, "Accept": {"application/json"}},
+		{"odata-version": {"4.01"}, "OData-Version": {"4.0"}},
+	} {
+		o := scanOuter(h)
+		require.Equal(t, versionsOf(h), o.v, "%v", h)
+		require.Equal(t, h.Values("Prefer"), o.prefer, "%v", h)
+		require.Equal(t, inheritable(h), o.inherit, "%v", h)
+	}
+}

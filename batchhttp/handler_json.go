@@ -240,10 +240,13 @@ func odataVersion(h http.Header) string {
 	return v
 }
 
-// odata401 reports whether the batch request says it speaks OData 4.01 or
-// later, the first version with JSON batches.
-func odata401(h http.Header) bool {
-	v := odataVersion(h)
+// odata401 reports whether the batch request with these versions says it
+// speaks OData 4.01 or later, the first version with JSON batches.
+func (vs versions) odata401() bool {
+	v := strings.TrimSpace(vs.odata)
+	if v == "" {
+		v = strings.TrimSpace(vs.odataMax)
+	}
 	if v == "" {
 		return false // without strconv's errors, which allocate
 	}

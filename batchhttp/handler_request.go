@@ -579,6 +579,73 @@ func notInherited(k string) bool {
 	return false
 }
 
+// outerHeader is what Handler takes from the batch request's header,
+// found in one pass over it: the version headers, the Prefer lines, and
+// the headers that operations inherit.
+type outerHeader struct {
+	v       versions
+	prefer  []string
+	inherit []inherited
+}
+
+// scanOuter returns the outerHeader of h: what versionsOf, h.Values("Prefer")
+// and inheritable return, with one iteration over h where those would look
+// keys up in it one by one.
+func scanOuter(h http.Header) outerHeader {
+	var o outerHeader
+	var conn []string
+	for k, vs := range h {
+		switch k {
+		case "Odata-Version":
+			o.v.odata = firstValue(vs)
+		case "Odata-Maxversion":
+			o.v.odataMax = firstValue(vs)
+		case "Dataserviceversion":
+			o.v.ds = firstValue(vs)
+		case "Maxdataserviceversion":
+			o.v.dsMax = firstValue(vs)
+		case "Prefer":
+			o.prefer = vs
+		case "Connection":
+			conn = vs
+		}
+		if notInherited(k) || strings.HasPrefix(k, "Content-") || strings.HasPrefix(k, "If-") || strings.HasPrefix(k, "Proxy-") {
+			continue
+		}
+		o.inherit = append(o.inherit, inherited{k, vs})
+	}
+	if len(conn) > 0 {
+		named := connectionNames(conn)
+		o.inherit = slices.DeleteFunc(o.inherit, func(in inherited) bool { return named[in.key] })
+	}
+	if len(o.inherit) > 1 {
+		slices.SortFunc(o.inherit, func(a, b inherited) int { return strings.Compare(a.key, b.key) })
+	}
+	return o
+}
+
+func firstValue(vs []string) string {
+	if len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+// connectionNames returns the header names that Connection lines name, in
+// canonical form.
+func connectionNames(lines []string) map[string]bool {
+	var conn map[string]bool
+	for _, v := range lines {
+		for _, f := range strings.Split(v, ",") {
+			if conn == nil {
+				conn = make(map[string]bool)
+			}
+			conn[http.CanonicalHeaderKey(strings.TrimSpace(f))] = true
+		}
+	}
+	return conn
+}
+
 // inheritable returns the headers of the batch request that operations
 // inherit, sorted by name.
 func inheritable(outer http.Header) []inherited {

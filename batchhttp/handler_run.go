@@ -77,7 +77,7 @@ type changeset struct {
 }
 
 // run writes the outer response's header and runs the batch decoded by d.
-func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, pl *recording, dialect batch.Dialect, lens []int64, rn *batchRun) {
+func (h *handler) run(w http.ResponseWriter, r *http.Request, oh *outerHeader, d *batch.Decoder, pl *recording, dialect batch.Dialect, lens []int64, rn *batchRun) {
 	// The default boundary first, so that one in the options wins; the
 	// request's dialect last, as a UCWA batch is answered in UCWA.
 	var optBuf [8]batch.EncodeOption
@@ -89,12 +89,12 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	coe, pref := continueOnError(r.Header)
+	coe, _, pref := preferenceIn(oh.prefer)
 	hdr := w.Header()
 	hdr.Set("Content-Type", enc.ContentType())
 	status := http.StatusOK
 	if dialect != batch.UCWA {
-		v := versionsOf(r.Header)
+		v := oh.v
 		if ov := strings.TrimSpace(v.odata); ov != "" || v.odataMax != "" {
 			if ov != "4.01" {
 				ov = "4.0"
@@ -134,7 +134,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 		enc:     enc,
 		framed:  dialect == batch.ODataV4,
 		coe:     coe,
-		inherit: inheritable(r.Header),
+		inherit: oh.inherit,
 		lens:    lens,
 		rec:     pl,
 	}
