@@ -1,6 +1,7 @@
 package batchhttp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -351,7 +352,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := getState()
 	defer putState(st)
 	d := &st.dec
-	if err := d.Reset(sp.reader(), boundary, h.so.dec...); err != nil {
+	if err := d.Reset(sp.readerWith(&st.mem), boundary, h.so.dec...); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -376,7 +377,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// again.
 	if !pl.on {
 		pl = nil
-		if err := d.Reset(sp.reader(), boundary, h.so.dec...); err != nil {
+		if err := d.Reset(sp.readerWith(&st.mem), boundary, h.so.dec...); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
@@ -392,6 +393,7 @@ type state struct {
 	lens []int64
 	rec  recording
 	run  batchRun
+	mem  bytes.Reader // the decoder's reader of a batch held in memory
 }
 
 var states sync.Pool // of *state
@@ -409,6 +411,7 @@ func putState(st *state) {
 	if cap(st.lens) > 1<<16 {
 		st.lens = nil
 	}
+	st.mem.Reset(nil) // the spool's memory goes back to its pool
 	st.rec.release()
 	// Keep the run's scratch space, not what it points to.
 	rn := &st.run

@@ -143,10 +143,17 @@ func (s *spool) release() {
 
 // reader returns a new reader over the whole body.
 func (s *spool) reader() io.Reader {
+	return s.readerWith(new(bytes.Reader))
+}
+
+// readerWith returns a reader over the whole body: br, reset, when the
+// body is in memory.
+func (s *spool) readerWith(br *bytes.Reader) io.Reader {
 	if s.f != nil {
 		return io.NewSectionReader(s.f, 0, s.n)
 	}
-	return bytes.NewReader(s.mem)
+	br.Reset(s.mem)
+	return br
 }
 
 // close releases the memory and the file, if any.
