@@ -306,7 +306,7 @@ func (rn *batchRun) nextPart(d *batch.Decoder) (batch.Kind, error) {
 }
 
 // answerSlab is the most answer writers allocated at once.
-const answerSlab = 16
+const answerSlab = 32
 
 // newAnswerWriter returns the writer for an operation with the given
 // Content-ID: streaming at top level, else held up to limit bytes.
