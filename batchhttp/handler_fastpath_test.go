@@ -182,13 +182,13 @@ func (w unwrapWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // would flush.
 func TestFlusher(t *testing.T) {
 	rec := httptest.NewRecorder()
-	require.NoError(t, flusher(unwrapWriter{rec})())
+	require.NoError(t, flusher(unwrapWriter{rec}).flush())
 	require.True(t, rec.Flushed)
 	fe := &flushErrorWriter{ResponseWriter: rec}
-	require.NoError(t, flusher(unwrapWriter{fe})())
+	require.NoError(t, flusher(unwrapWriter{fe}).flush())
 	require.Equal(t, 1, fe.n)
 	type plain struct{ http.ResponseWriter }
-	require.ErrorIs(t, flusher(plain{rec})(), http.ErrNotSupported)
+	require.ErrorIs(t, flusher(plain{rec}).flush(), http.ErrNotSupported)
 	require.ErrorIs(t, http.NewResponseController(plain{rec}).Flush(), http.ErrNotSupported)
 }
 

@@ -147,7 +147,12 @@ func (h *handler) serveConverted(w http.ResponseWriter, r *http.Request, sp *spo
 // batchBase returns the URL the batch was sent to, which operations'
 // targets are resolved against.
 func batchBase(r *http.Request) *url.URL {
-	u := &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
+	u := batchBaseURL(r)
+	return &u
+}
+
+func batchBaseURL(r *http.Request) url.URL {
+	u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
 	if r.TLS != nil {
 		u.Scheme = "https"
 	}

@@ -219,8 +219,8 @@ func (i inPart) String() string { return " in part " + strconv.Itoa(int(i)) }
 // template returns a request that carries ctx, for copying.
 func (rn *batchRun) template(ctx context.Context) *http.Request {
 	if rn.tmpl == nil || rn.tmplCtx != ctx {
-		rn.tmpl = (&http.Request{RemoteAddr: rn.outer.RemoteAddr, TLS: rn.outer.TLS}).WithContext(ctx)
-		rn.tmplCtx = ctx
+		rn.tmplv = *(&http.Request{RemoteAddr: rn.outer.RemoteAddr, TLS: rn.outer.TLS}).WithContext(ctx)
+		rn.tmpl, rn.tmplCtx = &rn.tmplv, ctx
 	}
 	return rn.tmpl
 }

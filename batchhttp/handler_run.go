@@ -18,9 +18,10 @@ import (
 // batchRun is pass 2 of [Handler]: one batch being run and answered.
 type batchRun struct {
 	h       *handler
-	flushW  func() error // flushes the batch response (see flusher)
+	flushW  flushTarget // flushes the batch response
 	outer   *http.Request
 	base    *url.URL
+	baseURL url.URL // what base points to, in a run of Handler's
 	enc     *batch.Encoder
 	dash    []byte // "--" and the answer's boundary
 	framed  bool   // changeset answers keep their framing
@@ -40,7 +41,8 @@ type batchRun struct {
 	csDash     []byte
 
 	// Scratch space reused from one operation to the next.
-	tmpl    *http.Request // carries the context operations run with
+	tmpl    *http.Request // carries the context operations run with: &tmplv
+	tmplv   http.Request
 	tmplCtx context.Context
 	spare   []byte        // the held body of the next top-level answer
 	tfields []batch.Field // the header of the next top-level answer
@@ -110,7 +112,6 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, oh *outerHeader, d
 	if coe {
 		hdr.Set("Preference-Applied", pref)
 	}
-	base := batchBase(r)
 	// rn is reused from an earlier batch: its scratch space stays.
 	*rn = batchRun{
 		spare:   rn.spare[:0],
@@ -130,7 +131,6 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, oh *outerHeader, d
 		h:       h,
 		flushW:  flusher(w),
 		outer:   r,
-		base:    base,
 		enc:     enc,
 		framed:  dialect == batch.ODataV4,
 		coe:     coe,
@@ -138,6 +138,8 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, oh *outerHeader, d
 		lens:    lens,
 		rec:     pl,
 	}
+	rn.baseURL = batchBaseURL(r)
+	rn.base = &rn.baseURL
 	w.WriteHeader(status)
 	rn.flush()
 	rn.loop(d)
@@ -210,22 +212,40 @@ func (rn *batchRun) newBoundary(prefix string) string {
 	return string(b[:n])
 }
 
-func (rn *batchRun) flush() { _ = rn.flushW() }
+func (rn *batchRun) flush() { _ = rn.flushW.flush() }
+
+// flushTarget is what flushes a ResponseWriter: its FlushError, else its
+// Flush, else nothing.
+type flushTarget struct {
+	fe interface{ FlushError() error }
+	f  http.Flusher
+}
+
+func (t flushTarget) flush() error {
+	switch {
+	case t.fe != nil:
+		return t.fe.FlushError()
+	case t.f != nil:
+		t.f.Flush()
+		return nil
+	}
+	return http.ErrNotSupported
+}
 
 // flusher returns what flushes w, found as http.ResponseController.Flush
 // finds it (FlushError, else Flush, else the same of what Unwrap returns),
 // once rather than at every answer.
-func flusher(w http.ResponseWriter) func() error {
+func flusher(w http.ResponseWriter) flushTarget {
 	for {
 		switch t := w.(type) {
 		case interface{ FlushError() error }:
-			return t.FlushError
+			return flushTarget{fe: t}
 		case http.Flusher:
-			return func() error { t.Flush(); return nil }
+			return flushTarget{f: t}
 		case interface{ Unwrap() http.ResponseWriter }:
 			w = t.Unwrap()
 		default:
-			return func() error { return http.ErrNotSupported }
+			return flushTarget{}
 		}
 	}
 }
