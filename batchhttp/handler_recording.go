@@ -178,8 +178,9 @@ func (pl *recording) nextPart(e *embedded, length int64) (batch.Kind, error) {
 	str := pl.str[pp.at+lens[0]+lens[1] : pp.end]
 	target, a := a[:lens[2]], a[lens[2]:]
 	id := a[:lens[3]]
-	*e = embedded{method: m, proto: proto, target: target, id: id,
-		declared: pp.declared, length: length, index: int(pp.index), str: str, fl: lens[4:]}
+	// Field by field: a composite literal is built aside and copied.
+	e.method, e.proto, e.target, e.id, e.header = m, proto, target, id, nil
+	e.declared, e.length, e.index, e.str, e.fl, e.body = pp.declared, length, int(pp.index), str, lens[4:], nil
 	if length > 0 {
 		pl.body.Reset(pl.mem[pp.body : pp.body+length])
 		e.body = &pl.body

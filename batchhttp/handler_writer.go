@@ -280,6 +280,19 @@ func (aw *answerWriter) snapshot() {
 	aw.declared = -1
 	h := aw.header
 	fields := aw.fields[:0]
+	if len(h) == 1 {
+		// The usual answer: one common name (see commonEntries).
+		for _, k := range commonKeys {
+			if vs, ok := h[k]; ok {
+				aw.hasType = aw.hasType || k == "Content-Type"
+				for _, v := range vs {
+					fields = append(fields, batch.Field{Name: k, Value: cleanValue(v)})
+				}
+				aw.fields = fields
+				return
+			}
+		}
+	}
 	if len(h) > 0 {
 		keys, ok := commonEntries(aw.r.keys[:0], h)
 		if ok {
