@@ -526,6 +526,9 @@ func (aw *answerWriter) prepare(changeset []byte) bool {
 			break
 		}
 	}
+	if !dashField && len(body) < len(aw.r.dash) && (len(changeset) == 0 || len(body) < len(changeset)) {
+		return true // the usual small answer: no delimiter fits in it
+	}
 	for _, dash := range [2][]byte{aw.r.dash, changeset} {
 		// Neither a header nor a body shorter than dash can hold it.
 		if len(dash) == 0 || !dashField && len(body) < len(dash) {
