@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -402,5 +403,63 @@ func TestScanOuter(t *testing.T) {
 		require.Equal(t, versionsOf(h), o.v, "%v", h)
 		require.Equal(t, h.Values("Prefer"), o.prefer, "%v", h)
 		require.Equal(t, inheritable(h), o.inherit, "%v", h)
+	}
+}
+
+// TestHandlerChangesetHeadersInArena checks the held answers of a
+// changeset, whose headers are taken into the run's arena in place or, when
+// it has no room or the answer was replaced, moved there: each keeps its
+// own header.
+func TestHandlerChangesetHeadersInArena(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		for i := range n {
+			w.Header().Set("X-H"+strconv.Itoa(i), strconv.Itoa(n))
+		}
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, "body "+strconv.Itoa(n))
+	})
+	var body strings.Builder
+	sizes := []int{0, 1, 12, 3, 30, 2, 0, 7}
+	for c := range 2 {
+		body.WriteString("--b\r\nContent-Type: multipart/mixed; boundary=cs" + itoa(c) + "\r\n\r\n")
+		for j, n := range sizes {
+			body.WriteString(op("cs"+itoa(c), itoa(100*c+j+1), "POST /"+itoa(n)+" HTTP/1.1\n\n"))
+		}
+		body.WriteString("--cs" + itoa(c) + "--\r\n")
+	}
+	body.WriteString("--b--\r\n")
+	for _, pass := range bothPasses {
+		rec := serveBatch(t, next, body.String(), nil, pass.opts...)
+		require.Equal(t, http.StatusOK, rec.Code)
+		d, err := batch.NewDecoder(rec.Body, rec.Header().Get("Content-Type"))
+		require.NoError(t, err)
+		k := 0
+		for {
+			p, err := d.Next()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+			if p.Kind() != batch.KindOperation {
+				continue
+			}
+			n := sizes[k%len(sizes)]
+			k++
+			require.Equal(t, http.StatusCreated, p.StatusCode())
+			b, err := io.ReadAll(p)
+			require.NoError(t, err)
+			require.Equal(t, "body "+strconv.Itoa(n), string(b))
+			hdr := p.Header()
+			count := 0
+			for _, f := range hdr {
+				if strings.HasPrefix(string(f.Name), "X-H") {
+					count++
+					require.Equal(t, strconv.Itoa(n), string(f.Value))
+				}
+			}
+			require.Equal(t, n, count, "answer %d", k)
+		}
+		require.Equal(t, 2*len(sizes), k, pass.name)
 	}
 }

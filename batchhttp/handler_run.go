@@ -398,6 +398,10 @@ func (rn *batchRun) changesetOp(e *embedded) {
 		}
 	}
 	aw := rn.newAnswerWriter("", false, rn.h.so.maxBytes-cs.used)
+	// Its header is taken into the spare room of the run's arena, where
+	// the changeset's held answers keep theirs; the scratch goes back.
+	at := len(rn.arena)
+	rn.tfields, aw.fields = aw.fields[:0], rn.arena[at:at]
 	rn.serve(cs.ctx, e, aw)
 	// Decide now whether the answer can be written, before Commit.
 	aw.prepare(cs.dash)
@@ -410,11 +414,14 @@ func (rn *batchRun) changesetOp(e *embedded) {
 		rn.forget(cs)
 		return
 	}
-	// Its header moves to the run's arena; the scratch goes back.
 	aw.operation(true, nil)
-	start := len(rn.arena)
-	rn.arena = append(rn.arena, aw.fields...)
-	rn.tfields, aw.fields = aw.fields[:0], rn.arena[start:len(rn.arena):len(rn.arena)]
+	if n := len(aw.fields); n > 0 && at < cap(rn.arena) && &rn.arena[:at+1][at] == &aw.fields[0] {
+		rn.arena = rn.arena[:at+n] // taken in place
+	} else {
+		// Grown elsewhere (or replaced): moved to the arena.
+		rn.arena = append(rn.arena, aw.fields...)
+	}
+	aw.fields = rn.arena[at:len(rn.arena):len(rn.arena)]
 	if id := rn.record(aw); id != "" {
 		cs.ids = append(cs.ids, id)
 	}
