@@ -22,10 +22,11 @@ import (
 
 // checkStart returns why http.ReadRequest would refuse an embedded
 // request with this method and HTTP version, or "": a method that is not a
-// token, a version it cannot parse. request checks the header (see
+// token (known says it is one of the common methods), a version it cannot
+// parse. request checks the header (see
 // checkField).
-func checkStart(m, proto []byte) string {
-	if !validTokenBytes(m) {
+func checkStart(m, proto []byte, known bool) string {
+	if !known && !validTokenBytes(m) {
 		return "method " + quote(string(m)) + " is not a token"
 	}
 	if string(proto) != "HTTP/1.1" {
@@ -131,35 +132,35 @@ func trimOWS(b string) string {
 	return b
 }
 
-// internMethod returns m as a string, without allocating for the common
-// methods.
-func internMethod(m []byte) string {
+// methodOf returns m as a string and whether it is one of the common
+// methods (a token, then), which it returns without allocating.
+func methodOf(m []byte) (string, bool) {
 	var s string
 	switch len(m) {
 	case 3:
 		s = http.MethodGet
 		if string(m) == http.MethodPut {
-			return http.MethodPut
+			return http.MethodPut, true
 		}
 	case 4:
 		s = http.MethodPost
 		if string(m) == http.MethodHead {
-			return http.MethodHead
+			return http.MethodHead, true
 		}
 	case 5:
 		s = http.MethodPatch
 		if string(m) == "MERGE" {
-			return "MERGE"
+			return "MERGE", true
 		}
 	case 6:
 		s = http.MethodDelete
 	case 7:
 		s = http.MethodOptions
 	}
-	if string(m) == s {
-		return s
+	if s != "" && string(m) == s {
+		return s, true
 	}
-	return string(m)
+	return string(m), false
 }
 
 func internProto(p []byte) string {
@@ -275,7 +276,8 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 	malformed := func(problem string) (int, string) {
 		return http.StatusBadRequest, "batch: the request" + where.String() + " is malformed: " + problem + "; it did not run"
 	}
-	if problem := checkStart(e.method, e.proto); problem != "" {
+	method, known := methodOf(e.method)
+	if problem := checkStart(e.method, e.proto, known); problem != "" {
 		return malformed(problem)
 	}
 
@@ -401,7 +403,7 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 	host := aw.req.Host
 	aw.req = *rn.template(ctx)
 	r := &aw.req
-	r.Method = internMethod(e.method)
+	r.Method = method
 	r.URL = u
 	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
 	if string(e.proto) != "HTTP/1.1" {
