@@ -486,7 +486,7 @@ func (rn *batchRun) failure(contentID string, status int, msg string) *answerWri
 // record remembers the Location of a successful answer with a Content-ID,
 // for "$n" references, and returns that Content-ID ("" if none).
 func (rn *batchRun) record(aw *answerWriter) string {
-	if aw.contentID == "" || aw.finalStatus() >= 400 {
+	if aw.contentID == "" || aw.noLocation || aw.finalStatus() >= 400 {
 		return ""
 	}
 	loc := ""

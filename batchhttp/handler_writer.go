@@ -79,6 +79,9 @@ type answerWriter struct {
 	committed bool // the part header has been written
 	tooLarge  bool
 	panicked  bool
+	// noLocation says fields holds no Location (record need not look),
+	// when snapshot knows it.
+	noLocation bool
 }
 
 var (
@@ -285,6 +288,7 @@ func (aw *answerWriter) snapshot() {
 		for _, k := range commonKeys {
 			if vs, ok := h[k]; ok {
 				aw.hasType = aw.hasType || k == "Content-Type"
+				aw.noLocation = k != "Location"
 				for _, v := range vs {
 					fields = append(fields, batch.Field{Name: k, Value: cleanValue(v)})
 				}
