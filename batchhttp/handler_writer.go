@@ -116,10 +116,10 @@ func (aw *answerWriter) WriteHeader(code int) {
 		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
 	}
 	aw.mu.Lock()
-	defer aw.mu.Unlock()
 	if !aw.done {
-		aw.writeHeader(code)
+		aw.writeHeader(code) // takes the header: nothing that panics
 	}
+	aw.mu.Unlock()
 }
 
 func (aw *answerWriter) writeHeader(code int) {
