@@ -298,7 +298,10 @@ func (aw *answerWriter) snapshot() {
 		}
 	}
 	if len(h) > 0 {
-		keys, ok := commonEntries(aw.r.keys[:0], h)
+		keys, ok := aw.r.keys[:0], false
+		if len(h) > 1 { // one name is looked up above
+			keys, ok = commonEntries(keys, h)
+		}
 		if ok {
 			// Tokens, none of them a name treated apart but
 			// Content-Type.
