@@ -23,8 +23,7 @@ import (
 // checkStart returns why http.ReadRequest would refuse an embedded
 // request with this method and HTTP version, or "": a method that is not a
 // token (known says it is one of the common methods), a version it cannot
-// parse. request checks the header (see
-// checkField).
+// parse. request checks the header fields as it takes them.
 func checkStart(m, proto []byte, known bool) string {
 	if !known && !validTokenBytes(m) {
 		return "method " + quote(string(m)) + " is not a token"
