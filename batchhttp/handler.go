@@ -324,6 +324,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, h.tooLargeMsg())
 		return
 	}
+	h.serveBody(w, r, dialect, boundary, isJSON)
+}
+
+// serveBody answers a batch request whose headers ServeHTTP has accepted.
+// (Apart from ServeHTTP, and serveMultipart apart from it, so that each
+// has a defer the compiler inlines: with ServeHTTP's many returns, its
+// defers would go through the runtime.)
+func (h *handler) serveBody(w http.ResponseWriter, r *http.Request, dialect batch.Dialect, boundary string, isJSON bool) {
 	// The body first, into a spool that grows as bytes arrive; the
 	// decoder and the rest are taken only then, so that a client that
 	// sends slowly holds no more than it sent.
@@ -347,7 +355,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = h.serveJSON(w, r, &sp, false) // a JSON batch is always answered
 		return
 	}
+	h.serveMultipart(w, r, &sp, dialect, boundary)
+}
 
+// serveMultipart checks and runs a multipart batch held by sp.
+func (h *handler) serveMultipart(w http.ResponseWriter, r *http.Request, sp *spool, dialect batch.Dialect, boundary string) {
 	// Pass 1: check the whole batch before anything runs.
 	st := getState()
 	defer putState(st)
@@ -370,7 +382,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// 4.01 (@odata/client says 4.0 and Accept: application/json, and reads
 	// only multipart), and not with ODataV2 or SharePoint's dialect.
 	oh := scanOuter(r.Header)
-	if dialect == batch.ODataV4 && !h.so.v2 && oh.v.odata401() && answerJSON(r.Header, false) && h.serveConverted(w, r, &sp, boundary) {
+	if dialect == batch.ODataV4 && !h.so.v2 && oh.v.odata401() && answerJSON(r.Header, false) && h.serveConverted(w, r, sp, boundary) {
 		return
 	}
 	// From the recording if pass 1 could record one, else decoding the batch
