@@ -465,3 +465,38 @@ func TestHandlerChangesetHeadersInArena(t *testing.T) {
 		require.Equal(t, 2*len(sizes), k, pass.name)
 	}
 }
+
+// TestHandlerValueMemo checks the values remembered as clean, in requests
+// and answers: a value like the last one is taken as it is, any other is
+// checked, refused or cleaned.
+func TestHandlerValueMemo(t *testing.T) {
+	var got []string
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get("X-A"))
+		w.Header().Set("Content-Type", r.URL.Query().Get("ct"))
+		io.WriteString(w, "x")
+	})
+	body := op("b", "1", "GET /a?ct=text/plain HTTP/1.1\nX-A: v\n\n") +
+		op("b", "2", "GET /a?ct=text/plain HTTP/1.1\nX-A: v\n\n") +
+		op("b", "3", "GET /a?ct=text/plain HTTP/1.1\nX-A: v\x01\n\n") +
+		op("b", "4", "GET /a?ct=%20text/plain%09 HTTP/1.1\nX-A: v\n\n") +
+		op("b", "5", "GET /a?ct=text/plain HTTP/1.1\nX-A: w\n\n") + "--b--\r\n"
+	for _, pass := range bothPasses {
+		got = nil
+		rec := serveBatch(t, next, body, http.Header{"Prefer": {"odata.continue-on-error"}}, pass.opts...)
+		require.Equal(t, http.StatusOK, rec.Code)
+		require.Equal(t, []string{"v", "v", "v", "w"}, got, pass.name)
+		d, err := batch.NewDecoder(rec.Body, rec.Header().Get("Content-Type"))
+		require.NoError(t, err)
+		var answers []string
+		for {
+			p, err := d.Next()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+			answers = append(answers, strconv.Itoa(p.StatusCode())+" "+string(p.Header().Get("Content-Type")))
+		}
+		require.Equal(t, []string{"200 text/plain", "200 text/plain", "400 application/json; charset=utf-8", "200 text/plain", "200 text/plain"}, answers, pass.name)
+	}
+}

@@ -56,7 +56,10 @@ type batchRun struct {
 	slab    []answerWriter  // the writers of the operations to come
 	rng     *rand.ChaCha8   // for boundaries (see newBoundary)
 	op      batch.Operation // commit's, to the encoder
-	ids     []string        // the open changeset's recorded Content-IDs, for reuse
+
+	plainValue  string   // the last request header value found without control bytes
+	cleanAnswer string   // the last answer header value found clean as it was
+	ids         []string // the open changeset's recorded Content-IDs, for reuse
 }
 
 // inherited is a header of the batch request that operations inherit.
