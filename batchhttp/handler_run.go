@@ -96,7 +96,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, oh *outerHeader, d
 	}
 	coe, _, pref := preferenceIn(oh.prefer)
 	hdr := w.Header()
-	hdr.Set("Content-Type", enc.ContentType())
+	hdr["Content-Type"] = []string{enc.ContentType()} // Set, without canonicalising
 	status := http.StatusOK
 	if dialect != batch.UCWA {
 		v := oh.v
@@ -203,14 +203,16 @@ func (rn *batchRun) newBoundary(prefix string) string {
 		}
 		rn.rng = rand.NewChaCha8(seed)
 	}
-	var raw [16]byte
-	_, _ = rn.rng.Read(raw[:])
 	var b [64]byte
 	n := copy(b[:], prefix)
 	const hexdig = "0123456789abcdef"
-	for _, c := range raw {
-		b[n], b[n+1] = hexdig[c>>4], hexdig[c&15]
-		n += 2
+	for range 2 {
+		x := rn.rng.Uint64()
+		for range 16 {
+			b[n] = hexdig[x&15]
+			x >>= 4
+			n++
+		}
 	}
 	return string(b[:n])
 }
