@@ -1,6 +1,7 @@
 package batchhttp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -271,7 +272,18 @@ func Handler(next http.Handler, opts ...HandlerOption) http.Handler {
 		panic("batchhttp: Handler: " + err.Error())
 	}
 	h.dialect = probe.Dialect()
+	for d := range h.withDialect {
+		h.withDialect[d] = batch.WithDialect(batch.Dialect(d))
+	}
 	return h
+}
+
+// dialectOpt returns batch.WithDialect(d), made once.
+func (h *handler) dialectOpt(d batch.Dialect) batch.EncodeOption {
+	if int(d) < len(h.withDialect) {
+		return h.withDialect[d]
+	}
+	return batch.WithDialect(d)
 }
 
 // handler is the http.Handler that Handler returns.
@@ -279,6 +291,8 @@ type handler struct {
 	next    http.Handler
 	so      handlerConfig
 	dialect batch.Dialect // for multipart/mixed requests
+
+	withDialect [batch.UCWA + 1]batch.EncodeOption
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -310,6 +324,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, h.tooLargeMsg())
 		return
 	}
+	h.serveBody(w, r, dialect, boundary, isJSON)
+}
+
+// serveBody answers a batch request whose headers ServeHTTP has accepted.
+// (Apart from ServeHTTP, and serveMultipart apart from it, so that each
+// has a defer the compiler inlines: with ServeHTTP's many returns, its
+// defers would go through the runtime.)
+func (h *handler) serveBody(w http.ResponseWriter, r *http.Request, dialect batch.Dialect, boundary string, isJSON bool) {
 	// The body first, into a spool that grows as bytes arrive; the
 	// decoder and the rest are taken only then, so that a client that
 	// sends slowly holds no more than it sent.
@@ -333,12 +355,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = h.serveJSON(w, r, &sp, false) // a JSON batch is always answered
 		return
 	}
+	h.serveMultipart(w, r, &sp, dialect, boundary)
+}
 
+// serveMultipart checks and runs a multipart batch held by sp.
+func (h *handler) serveMultipart(w http.ResponseWriter, r *http.Request, sp *spool, dialect batch.Dialect, boundary string) {
 	// Pass 1: check the whole batch before anything runs.
 	st := getState()
 	defer putState(st)
 	d := &st.dec
-	if err := d.Reset(sp.reader(), boundary, h.so.dec...); err != nil {
+	if err := d.Reset(sp.readerWith(&st.mem), boundary, h.so.dec...); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -355,19 +381,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// JSON batches are OData 4.01's: only for a client that says it speaks
 	// 4.01 (@odata/client says 4.0 and Accept: application/json, and reads
 	// only multipart), and not with ODataV2 or SharePoint's dialect.
-	if dialect == batch.ODataV4 && !h.so.v2 && odata401(r.Header) && answerJSON(r.Header, false) && h.serveConverted(w, r, &sp, boundary) {
+	oh := scanOuter(r.Header)
+	if dialect == batch.ODataV4 && !h.so.v2 && oh.v.odata401() && answerJSON(r.Header, false) && h.serveConverted(w, r, sp, boundary) {
 		return
 	}
 	// From the recording if pass 1 could record one, else decoding the batch
 	// again.
 	if !pl.on {
 		pl = nil
-		if err := d.Reset(sp.reader(), boundary, h.so.dec...); err != nil {
+		if err := d.Reset(sp.readerWith(&st.mem), boundary, h.so.dec...); err != nil {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 	}
-	h.run(w, r, d, pl, dialect, lens, &st.run)
+	h.run(w, r, &oh, d, pl, dialect, lens, &st.run)
 }
 
 // state is what one batch request needs besides its body and answers,
@@ -378,6 +405,7 @@ type state struct {
 	lens []int64
 	rec  recording
 	run  batchRun
+	mem  bytes.Reader // the decoder's reader of a batch held in memory
 }
 
 var states sync.Pool // of *state
@@ -395,6 +423,7 @@ func putState(st *state) {
 	if cap(st.lens) > 1<<16 {
 		st.lens = nil
 	}
+	st.mem.Reset(nil) // the spool's memory goes back to its pool
 	st.rec.release()
 	// Keep the run's scratch space, not what it points to.
 	rn := &st.run
@@ -402,9 +431,19 @@ func putState(st *state) {
 	clear(rn.arena[:cap(rn.arena)])
 	clear(rn.answers[:cap(rn.answers)])
 	clear(rn.keys[:cap(rn.keys)])
+	clear(rn.ids[:cap(rn.ids)])
+	clear(rn.pending[:cap(rn.pending)])
+	// The Locations map is kept, emptied, unless it grew large: a batch
+	// with Content-IDs fills it anew without growing it from nothing.
+	locs := rn.locs
+	if len(locs) > 1<<10 {
+		locs = nil
+	}
+	clear(locs)
 	*rn = batchRun{spare: rn.spare[:0], tfields: rn.tfields[:0], keys: rn.keys[:0], sniff: rn.sniff[:0],
-		strs: rn.strs[:0], arena: rn.arena[:0], answers: rn.answers[:0], dash: rn.dash[:0]}
-	if cap(rn.spare) > commitAt || cap(rn.strs) > 64<<10 || cap(rn.arena) > 1<<12 {
+		strs: rn.strs[:0], fl: rn.fl[:0], arena: rn.arena[:0], answers: rn.answers[:0], dash: rn.dash[:0], ids: rn.ids[:0], locs: locs, rng: rn.rng,
+		pending: rn.pending[:0]}
+	if cap(rn.spare) > commitAt || cap(rn.strs) > 64<<10 || cap(rn.arena) > 1<<12 || cap(rn.ids) > 1<<10 || cap(rn.pending) > 1<<10 {
 		st.run = batchRun{}
 	}
 	states.Put(st)
@@ -454,7 +493,7 @@ func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64, p
 			}
 			// Its answer echoes the Content-ID: one the encoder would
 			// refuse is refused here, before anything runs.
-			if id, ok := p.ContentID(); ok && len(id) > 0 {
+			if id, ok := p.ContentID(); ok && len(id) > 0 && !plainValue(id) {
 				echo := batch.Operation{Message: batch.Response, StatusCode: http.StatusOK, ContentID: string(id)}
 				if err := echo.Validate(); err != nil {
 					return nil, http.StatusBadRequest, "batch: Content-ID " + quote(string(id)) + " cannot be echoed" + where() + ": " + err.Error()
@@ -469,10 +508,10 @@ func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64, p
 				at := d.InputOffset()
 				pl.add(p, at)
 				pl.check = bodyCheck{pl, at}
-				n, err = io.Copy(&pl.check, p)
+				n, err = p.WriteTo(&pl.check)
 				pl.ended(n)
 			} else {
-				n, err = io.Copy(io.Discard, p)
+				n, err = p.WriteTo(io.Discard)
 			}
 			if err != nil {
 				return nil, http.StatusBadRequest, err.Error()
@@ -486,6 +525,13 @@ func (h *handler) check(d *batch.Decoder, dialect batch.Dialect, lens []int64, p
 		}
 		pl.add(p, 0)
 	}
+}
+
+// plainValue reports whether v is a header value that the encoder takes as
+// it is: no control byte but HTAB, no leading or trailing space or tab.
+// Validate says why another is refused, if it is.
+func plainValue(v []byte) bool {
+	return len(v) > 0 && v[0] != ' ' && v[0] != '\t' && v[len(v)-1] != ' ' && v[len(v)-1] != '\t' && noControl(v)
 }
 
 // errorBody returns an OData JSON error body for status and msg.
@@ -525,7 +571,12 @@ func continueOnError(h http.Header) (on bool, name string) {
 // preference (on), whether they have one (set), and its name as the
 // client spelled it.
 func preference(h http.Header) (on, set bool, name string) {
-	for _, line := range h.Values("Prefer") {
+	return preferenceIn(h.Values("Prefer"))
+}
+
+// preferenceIn is preference of the Prefer header lines given.
+func preferenceIn(lines []string) (on, set bool, name string) {
+	for _, line := range lines {
 		for _, pref := range strings.Split(line, ",") {
 			pref, _, _ = strings.Cut(pref, ";")
 			key, val, hasVal := strings.Cut(strings.TrimSpace(pref), "=")

@@ -240,10 +240,17 @@ func odataVersion(h http.Header) string {
 	return v
 }
 
-// odata401 reports whether the batch request says it speaks OData 4.01 or
-// later, the first version with JSON batches.
-func odata401(h http.Header) bool {
-	major, minor, _ := strings.Cut(odataVersion(h), ".")
+// odata401 reports whether the batch request with these versions says it
+// speaks OData 4.01 or later, the first version with JSON batches.
+func (vs versions) odata401() bool {
+	v := strings.TrimSpace(vs.odata)
+	if v == "" {
+		v = strings.TrimSpace(vs.odataMax)
+	}
+	if v == "" {
+		return false // without strconv's errors, which allocate
+	}
+	major, minor, _ := strings.Cut(v, ".")
 	m, err1 := strconv.Atoi(major)
 	n, err2 := strconv.Atoi(minor)
 	return err1 == nil && err2 == nil && (m > 4 || m == 4 && n >= 1)

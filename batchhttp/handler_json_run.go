@@ -290,6 +290,7 @@ func (jr *jsonRun) exec(w *unitWork) *unitWork {
 			w.own = append(w.own, id)
 		}
 	}
+	wr.settle()
 	w.locs = wr.locs
 	if hook != nil {
 		if err := hookCall(hook.Commit, ctx); err != nil {

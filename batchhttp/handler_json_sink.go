@@ -120,9 +120,10 @@ var jsonDecoders sync.Pool // of *jsonbatch.Decoder
 func (h *handler) serveConverted(w http.ResponseWriter, r *http.Request, sp *spool, boundary string) bool {
 	pr, pw := io.Pipe()
 	converted := make(chan struct{})
+	src := *sp // for the goroutine: sp itself need not leave its caller's stack
 	go func() {
 		defer close(converted)
-		d, err := batch.NewDecoderBoundary(sp.reader(), boundary, h.so.dec...)
+		d, err := batch.NewDecoderBoundary(src.reader(), boundary, h.so.dec...)
 		if err == nil {
 			var enc *jsonbatch.Encoder
 			if enc, err = jsonbatch.NewEncoder(pw, batch.Request); err == nil {
@@ -147,7 +148,12 @@ func (h *handler) serveConverted(w http.ResponseWriter, r *http.Request, sp *spo
 // batchBase returns the URL the batch was sent to, which operations'
 // targets are resolved against.
 func batchBase(r *http.Request) *url.URL {
-	u := &url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
+	u := batchBaseURL(r)
+	return &u
+}
+
+func batchBaseURL(r *http.Request) url.URL {
+	u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path, RawPath: r.URL.RawPath}
 	if r.TLS != nil {
 		u.Scheme = "https"
 	}

@@ -27,15 +27,15 @@ type recording struct {
 	// Per operation: the lengths of its method, proto, target and
 	// Content-ID, then of each header field's name and value; arena
 	// holds those bytes in that order, then the body's length in decimal
-	// when request needs it (see embedded.raw).
+	// when request needs it (see embedded.str).
 	lens  []int
 	arena []byte
+	str   string // arena, as the strings of pass 2's requests
 
 	check bodyCheck // pass 1's writer of bodies
 
 	// Pass 2.
 	next int          // the next part
-	hdr  batch.Header // the running operation's header, views into arena
 	body bytes.Reader // the running operation's body, a view into mem
 }
 
@@ -64,7 +64,7 @@ const (
 // nil: the batch is in a file).
 func (pl *recording) start(mem []byte) {
 	*pl = recording{on: mem != nil, limit: len(mem) + recordingSlack, mem: mem,
-		parts: pl.parts[:0], lens: pl.lens[:0], arena: pl.arena[:0], hdr: pl.hdr[:0]}
+		parts: pl.parts[:0], lens: pl.lens[:0], arena: pl.arena[:0]}
 }
 
 // add records part p; body is the input offset of an operation's body.
@@ -99,21 +99,47 @@ func (pl *recording) add(p *batch.Part, body int64) {
 	}
 }
 
-// ended records the body length n of the operation just added.
+// ended records the body length n of the operation just added, which
+// must be followed in mem by a delimiter line: its line break, unless the
+// body is empty, and its dashes.
 func (pl *recording) ended(n int64) {
 	if !pl.on {
 		return
 	}
 	pp := &pl.parts[len(pl.parts)-1]
+	if end := pp.body + n; end > int64(len(pl.mem)) || !delimiterAt(pl.mem[end:], n == 0) {
+		pl.on = false
+		return
+	}
 	if n > 0 || pp.declared {
 		pl.arena = strconv.AppendInt(pl.arena, n, 10)
 	}
 	pp.end = len(pl.arena)
 }
 
+// delimiterAt reports whether b starts with a delimiter line's line break
+// (CRLF or LF; optional when empty, as the line break that ends a header
+// block is also the delimiter's) and its two dashes.
+func delimiterAt(b []byte, empty bool) bool {
+	switch {
+	case len(b) >= 2 && b[0] == '\r' && b[1] == '\n':
+		b = b[2:]
+	case len(b) >= 1 && b[0] == '\n':
+		b = b[1:]
+	case !empty:
+		return false
+	}
+	return len(b) >= 2 && b[0] == '-' && b[1] == '-'
+}
+
 // bodyCheck is the writer pass 1 copies a body to when it records a recording:
-// it checks that the body is the bytes of mem where the recording says it
-// starts, which the recording's use of mem in pass 2 relies on.
+// it checks that the body lies in mem where the recording says it starts,
+// which the recording's use of mem in pass 2 relies on. The decoder hands
+// a body on as the bytes of its input, unchanged: each piece is checked
+// to fit in mem and to agree with it at both ends, and ended checks that
+// the body ends where a delimiter line starts. Comparing every byte cost
+// as much as finding the delimiter; TestHandlerRecordingAsDecoder compares
+// what next gets from the recording and from the decoder.
 type bodyCheck struct {
 	pl  *recording
 	off int64
@@ -121,8 +147,10 @@ type bodyCheck struct {
 
 func (c *bodyCheck) Write(b []byte) (int, error) {
 	pl := c.pl
-	if pl.on && (c.off > int64(len(pl.mem))-int64(len(b)) || !bytes.Equal(pl.mem[c.off:c.off+int64(len(b))], b)) {
-		pl.on = false
+	if n := int64(len(b)); pl.on && n > 0 {
+		if c.off > int64(len(pl.mem))-n || pl.mem[c.off] != b[0] || pl.mem[c.off+n-1] != b[n-1] {
+			pl.on = false
+		}
 	}
 	c.off += int64(len(b))
 	return len(b), nil
@@ -143,18 +171,16 @@ func (pl *recording) nextPart(e *embedded, length int64) (batch.Kind, error) {
 	a, lens := pl.arena[pp.at:pp.end:pp.end], pl.lens[pp.li:pp.li+4+2*int(pp.fields)]
 	m, a := a[:lens[0]], a[lens[0]:]
 	proto, a := a[:lens[1]], a[lens[1]:]
-	raw := a
-	target, a := a[:lens[2]], a[lens[2]:]
-	id, a := a[:lens[3]], a[lens[3]:]
-	hdr := pl.hdr[:0]
-	for i := 4; i < len(lens); i += 2 {
-		name, value := a[:lens[i]], a[lens[i]:lens[i]+lens[i+1]]
-		a = a[lens[i]+lens[i+1]:]
-		hdr = append(hdr, batch.RawField{Name: name, Value: value})
+	if pl.str == "" {
+		// The request strings of every operation, in one piece.
+		pl.str = string(pl.arena)
 	}
-	pl.hdr = hdr
-	*e = embedded{method: m, proto: proto, target: target, id: id, header: hdr,
-		declared: pp.declared, length: length, index: int(pp.index), raw: raw}
+	str := pl.str[pp.at+lens[0]+lens[1] : pp.end]
+	target, a := a[:lens[2]], a[lens[2]:]
+	id := a[:lens[3]]
+	// Field by field: a composite literal is built aside and copied.
+	e.method, e.proto, e.target, e.id, e.header = m, proto, target, id, nil
+	e.declared, e.length, e.index, e.str, e.fl, e.body = pp.declared, length, int(pp.index), str, lens[4:], nil
 	if length > 0 {
 		pl.body.Reset(pl.mem[pp.body : pp.body+length])
 		e.body = &pl.body
@@ -165,11 +191,10 @@ func (pl *recording) nextPart(e *embedded, length int64) (batch.Kind, error) {
 // release drops what pl points to, keeping its scratch space unless it
 // grew large.
 func (pl *recording) release() {
-	clear(pl.hdr[:cap(pl.hdr)])
 	keep := cap(pl.arena)+8*cap(pl.lens)+recordedPartSize*cap(pl.parts) <= 256<<10
 	if !keep {
 		*pl = recording{}
 		return
 	}
-	*pl = recording{parts: pl.parts[:0], lens: pl.lens[:0], arena: pl.arena[:0], hdr: pl.hdr[:0]}
+	*pl = recording{parts: pl.parts[:0], lens: pl.lens[:0], arena: pl.arena[:0]}
 }

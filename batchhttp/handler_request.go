@@ -1,6 +1,7 @@
 package batchhttp
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/batchcodec/batch"
 )
@@ -18,58 +20,75 @@ import (
 // after checking that net/http would have accepted the same bytes, and
 // its body.
 
-// checkEmbedded returns why http.ReadRequest would refuse an embedded
-// request with this method, HTTP version and header, or "": a method that is not a token; a header name with a
-// byte that is neither a token byte nor a space (textproto accepts, without
-// canonicalising, a name with a space); a value with a control byte other
-// than HTAB (a bare CR, a NUL); more than one Host; a Content-Length that
-// is empty, not a number, or given twice with different values. A
-// Transfer-Encoding is refused too, where net/http would accept "chunked":
-// in a batch the delimiter frames the body, and a second framing is how
-// requests are smuggled.
-func checkEmbedded(m, proto []byte, hdr batch.Header) string {
-	if !validTokenBytes(m) {
+// checkStart returns why http.ReadRequest would refuse an embedded
+// request with this method and HTTP version, or "": a method that is not a
+// token (known says it is one of the common methods), a version it cannot
+// parse. request checks the header fields as it takes them.
+func checkStart(m, proto []byte, known bool) string {
+	if !known && !validTokenBytes(m) {
 		return "method " + quote(string(m)) + " is not a token"
 	}
-	if _, _, ok := http.ParseHTTPVersion(string(proto)); !ok {
-		// http.ReadRequest refuses it; "HTTP/2.0", which .NET clients
-		// write inside batches, parses.
-		return "HTTP version " + quote(string(proto)) + " is malformed"
-	}
-	hosts := 0
-	var cl []byte
-	haveCL := false
-	for _, f := range hdr {
-		for _, c := range f.Name {
-			if !isTokenByte(c) && c != ' ' {
-				return "header name " + quote(string(f.Name)) + " is not a token"
-			}
-		}
-		if !noControl(f.Value) {
-			return "the value of header " + quote(string(f.Name)) + " holds a control byte"
-		}
-		switch {
-		case equalFoldBytes(f.Name, "Transfer-Encoding"):
-			return "Transfer-Encoding in an embedded request: its body is framed by the batch"
-		case equalFoldBytes(f.Name, "Host"):
-			if hosts++; hosts > 1 {
-				return "more than one Host header"
-			}
-		case equalFoldBytes(f.Name, "Content-Length"):
-			v := trimOWS(f.Value)
-			if haveCL && string(v) != string(cl) {
-				return "Content-Length headers disagree"
-			}
-			cl, haveCL = v, true
-		}
-	}
-	if haveCL {
-		if _, err := strconv.ParseUint(string(cl), 10, 63); err != nil {
-			return "Content-Length " + quote(string(cl)) + " is not a length"
+	if string(proto) != "HTTP/1.1" {
+		if _, _, ok := http.ParseHTTPVersion(string(proto)); !ok {
+			// http.ReadRequest refuses it; "HTTP/2.0", which .NET
+			// clients write inside batches, parses.
+			return "HTTP version " + quote(string(proto)) + " is malformed"
 		}
 	}
 	return ""
 }
+
+// fieldKey returns the key of the header field named name in an
+// http.Header (textproto.CanonicalMIMEHeaderKey of it), or ok false if
+// http.ReadRequest would refuse the name: a byte that is neither a token
+// byte nor a space (textproto accepts, without canonicalising, a name with
+// a space). Most names are canonical already: that is checked by table, in
+// the same loop as their bytes.
+func fieldKey(name string) (key string, ok bool) {
+	switch len(name) {
+	case len("Accept"):
+		if name == "Accept" {
+			return name, true
+		}
+	case len("Content-Type"):
+		if name == "Content-Type" {
+			return name, true
+		}
+	case len("Authorization"):
+		if name == "Authorization" {
+			return name, true
+		}
+	case len("Content-Length"):
+		if name == "Content-Length" {
+			return name, true
+		}
+	}
+	first := true // of a word: after the start or a hyphen
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if first && !keyFirst[c] || !first && !keyRest[c] {
+			for ; i < len(name); i++ {
+				if c := name[i]; !tokenByte[c] && c != ' ' {
+					return "", false
+				}
+			}
+			return textproto.CanonicalMIMEHeaderKey(name), true
+		}
+		first = c == '-'
+	}
+	return name, true
+}
+
+// keyFirst and keyRest say which bytes a canonical header name has at the
+// start of a word (token bytes but lower-case letters) and elsewhere
+// (token bytes but upper-case letters).
+var keyFirst, keyRest = func() (first, rest [256]bool) {
+	for c := range 256 {
+		first[c] = tokenByte[c] && !('a' <= c && c <= 'z')
+		rest[c] = tokenByte[c] && !('A' <= c && c <= 'Z')
+	}
+	return first, rest
+}()
 
 func validTokenBytes(b []byte) bool {
 	if len(b) == 0 {
@@ -83,26 +102,7 @@ func validTokenBytes(b []byte) bool {
 	return true
 }
 
-func equalFoldBytes(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
-func trimOWS(b []byte) []byte {
+func trimOWS(b string) string {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
 	}
@@ -112,16 +112,35 @@ func trimOWS(b []byte) []byte {
 	return b
 }
 
-// internMethod returns m as a string, without allocating for the common
-// methods.
-func internMethod(m []byte) string {
-	for _, s := range [...]string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodPut,
-		http.MethodDelete, http.MethodHead, http.MethodOptions, "MERGE"} {
-		if string(m) == s {
-			return s
+// methodOf returns m as a string and whether it is one of the common
+// methods (a token, then), which it returns without allocating.
+func methodOf(m []byte) (string, bool) {
+	var s string
+	switch len(m) {
+	case 3:
+		s = http.MethodGet
+		if string(m) == http.MethodPut {
+			return http.MethodPut, true
 		}
+	case 4:
+		s = http.MethodPost
+		if string(m) == http.MethodHead {
+			return http.MethodHead, true
+		}
+	case 5:
+		s = http.MethodPatch
+		if string(m) == "MERGE" {
+			return "MERGE", true
+		}
+	case 6:
+		s = http.MethodDelete
+	case 7:
+		s = http.MethodOptions
 	}
-	return string(m)
+	if s != "" && string(m) == s {
+		return s, true
+	}
+	return string(m), false
 }
 
 func internProto(p []byte) string {
@@ -138,13 +157,17 @@ func internProto(p []byte) string {
 // url.Parse would take as it is: a path of bytes it does not escape, and a
 // query without control bytes, spaces or a fragment.
 func plainPath(t string) (path, query string, hasQuery, ok bool) {
-	if t == "" || t[0] != '/' || strings.HasPrefix(t, "//") {
+	if t == "" || t[0] != '/' || len(t) > 1 && t[1] == '/' {
 		return "", "", false, false
 	}
-	path, query, hasQuery = strings.Cut(t, "?")
-	for i := 0; i < len(path); i++ {
-		if !pathByte[path[i]] {
-			return "", "", false, false
+	path = t
+	for i := 1; i < len(t); i++ {
+		if c := t[i]; !pathByte[c] {
+			if c != '?' {
+				return "", "", false, false
+			}
+			path, query, hasQuery = t[:i], t[i+1:], true
+			break
 		}
 	}
 	for i := 0; i < len(query); i++ {
@@ -177,8 +200,8 @@ func (i inPart) String() string { return " in part " + strconv.Itoa(int(i)) }
 // template returns a request that carries ctx, for copying.
 func (rn *batchRun) template(ctx context.Context) *http.Request {
 	if rn.tmpl == nil || rn.tmplCtx != ctx {
-		rn.tmpl = (&http.Request{RemoteAddr: rn.outer.RemoteAddr, TLS: rn.outer.TLS}).WithContext(ctx)
-		rn.tmplCtx = ctx
+		rn.tmplv = *(&http.Request{RemoteAddr: rn.outer.RemoteAddr, TLS: rn.outer.TLS}).WithContext(ctx)
+		rn.tmpl, rn.tmplCtx = &rn.tmplv, ctx
 	}
 	return rn.tmpl
 }
@@ -193,10 +216,12 @@ type embedded struct {
 	length                    int64 // the body's real length
 	index                     int   // part or item index, for messages
 	body                      io.Reader
-	// raw, if not nil, holds what request lays out in one string: the
+	// str, if not empty, is what request lays out in one string: the
 	// target, the Content-ID, each field's name and value, then the
-	// length in decimal if it is declared or not 0.
-	raw []byte
+	// length in decimal if it is declared or not 0; fl the lengths of
+	// each field's name and value, in turn. header is not used then.
+	str string
+	fl  []int
 }
 
 // request fills aw.req, the request next sees for operation e (see
@@ -205,35 +230,117 @@ type embedded struct {
 func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) (int, string) {
 	// One string holds the target, the Content-ID and every header name
 	// and value; the request's strings are slices of it.
-	hdr := e.header
 	id := e.id
 	n := e.length
-	clStart := len(e.target) + len(id)
-	for _, f := range hdr {
-		clStart += len(f.Name) + len(f.Value)
-	}
-	sb := e.raw
-	if sb == nil {
-		sb = append(rn.strs[:0], e.target...)
+	all, fl := e.str, e.fl
+	if all == "" {
+		sb := append(rn.strs[:0], e.target...)
 		sb = append(sb, id...)
-		for _, f := range hdr {
+		fl = rn.fl[:0]
+		for _, f := range e.header {
 			sb = append(sb, f.Name...)
 			sb = append(sb, f.Value...)
+			fl = append(fl, len(f.Name), len(f.Value))
 		}
 		if n > 0 || e.declared {
 			sb = strconv.AppendInt(sb, n, 10)
 		}
-		rn.strs = sb
+		rn.strs, rn.fl = sb, fl
+		all = string(sb)
 	}
-	all := string(sb)
-	contentLength := all[clStart:]
+	nf := len(fl) / 2 // header fields
 	target, off := all[:len(e.target)], len(e.target)
 	aw.contentID, off = all[off:off+len(id)], off+len(id)
 
 	where := inPart(e.index)
-	if problem := checkEmbedded(e.method, e.proto, hdr); problem != "" {
+	malformed := func(problem string) (int, string) {
 		return http.StatusBadRequest, "batch: the request" + where.String() + " is malformed: " + problem + "; it did not run"
 	}
+	method, known := methodOf(e.method)
+	if problem := checkStart(e.method, e.proto, known); problem != "" {
+		return malformed(problem)
+	}
+
+	// The header, checked as http.ReadRequest checks it (a header name
+	// that is not a token, a value with a control byte other than HTAB,
+	// more than one Host, a Content-Length that is empty, not a number,
+	// or given twice with different values), and refusing any
+	// Transfer-Encoding, which net/http would accept as "chunked": in a
+	// batch the delimiter frames the body, and a second framing is how
+	// requests are smuggled. Its embedded fields come first, then the
+	// inherited ones it does not set; one backing array for the values.
+	nv := nf + 1
+	for _, in := range rn.inherit {
+		nv += len(in.values)
+	}
+	vals := aw.vals[:]
+	if nv > len(vals) {
+		vals = make([]string, nv)
+	}
+	var h http.Header
+	if hint := nf + len(rn.inherit) + 1; hint > 8 {
+		h = make(http.Header, hint)
+	} else {
+		h = make(http.Header) // the same small map, made by a shorter path
+	}
+	first := off // of the fields in all
+	hosts := 0
+	var cl string
+	haveCL, nested, repeated := false, false, false
+	for i := 0; i < len(fl); i += 2 {
+		name := all[off : off+fl[i]]
+		value := all[off+fl[i] : off+fl[i]+fl[i+1]]
+		off += fl[i] + fl[i+1]
+		key, ok := fieldKey(name)
+		if !ok {
+			return malformed("header name " + quote(name) + " is not a token")
+		}
+		// A value like the last one checked (operations repeat theirs)
+		// is compared rather than checked again.
+		if value != rn.plainValue && !noControl(value) {
+			return malformed("the value of header " + quote(name) + " holds a control byte")
+		}
+		rn.plainValue = value
+		switch key {
+		case "Transfer-Encoding":
+			return malformed("Transfer-Encoding in an embedded request: its body is framed by the batch")
+		case "Host":
+			if hosts++; hosts > 1 {
+				return malformed("more than one Host header")
+			}
+			continue
+		case "Content-Length":
+			v := trimOWS(value)
+			if haveCL && v != cl {
+				return malformed("Content-Length headers disagree")
+			}
+			cl, haveCL = v, true
+			continue
+		case "Content-Type":
+			nested = nested || isMultipart(value)
+		}
+		if repeated {
+			if vs, ok := h[key]; ok {
+				h[key] = append(vs, value)
+				continue
+			}
+		}
+		before := len(h)
+		vals[0] = value
+		h[key], vals = vals[:1:1], vals[1:]
+		if len(h) == before {
+			// A name met before: its values, in order. From here
+			// on, names are looked up first.
+			h[key] = repeatedValues(all[first:], fl[:i], key, value)
+			repeated = true
+		}
+	}
+	if haveCL {
+		if _, err := strconv.ParseUint(cl, 10, 63); err != nil {
+			return malformed("Content-Length " + quote(cl) + " is not a length")
+		}
+	}
+	contentLength := all[off:]
 
 	u := &aw.url
 	requestURI := target
@@ -261,41 +368,10 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 			aw.req.Host = pu.Host
 		}
 	}
-	if isBatchPath(u.Path) {
+	if isBatchPath(u.Path) || nested {
 		return http.StatusBadRequest, "batch: request target " + quote(target) + where.String() + " is a batch: a batch cannot contain another batch"
 	}
 
-	// The header: embedded fields first, then the inherited ones it
-	// does not set; one backing array for the values.
-	nv := len(hdr) + 1
-	for _, in := range rn.inherit {
-		nv += len(in.values)
-	}
-	vals := aw.vals[:]
-	if nv > len(vals) {
-		vals = make([]string, nv)
-	}
-	h := make(http.Header, len(hdr)+len(rn.inherit)+1)
-	for _, f := range hdr {
-		name := all[off : off+len(f.Name)]
-		value := all[off+len(f.Name) : off+len(f.Name)+len(f.Value)]
-		off += len(f.Name) + len(f.Value)
-		key := canonicalKey(name)
-		switch key {
-		case "Host", "Content-Length":
-			continue
-		case "Content-Type":
-			if isMultipart(value) {
-				return http.StatusBadRequest, "batch: request target " + quote(target) + where.String() + " is a batch: a batch cannot contain another batch"
-			}
-		}
-		if vs, ok := h[key]; ok {
-			h[key] = append(vs, value)
-			continue
-		}
-		vals[0] = value
-		h[key], vals = vals[:1:1], vals[1:]
-	}
 	for _, in := range rn.inherit {
 		if _, ok := h[in.key]; !ok {
 			m := copy(vals, in.values)
@@ -310,12 +386,15 @@ func (rn *batchRun) request(ctx context.Context, e *embedded, aw *answerWriter) 
 	host := aw.req.Host
 	aw.req = *rn.template(ctx)
 	r := &aw.req
-	r.Method = internMethod(e.method)
+	r.Method = method
 	r.URL = u
-	r.Proto = internProto(e.proto)
-	r.ProtoMajor, r.ProtoMinor, _ = http.ParseHTTPVersion(r.Proto)
-	if r.ProtoMajor == 0 {
-		r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	if string(e.proto) != "HTTP/1.1" {
+		r.Proto = internProto(e.proto)
+		r.ProtoMajor, r.ProtoMinor, _ = http.ParseHTTPVersion(r.Proto)
+		if r.ProtoMajor == 0 {
+			r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+		}
 	}
 	r.Header = h
 	r.ContentLength = n
@@ -356,6 +435,9 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // not allocate one per operation. The lock is held while reading a chunk
 // only: w may be the operation's own answer.
 func (b *opBody) WriteTo(w io.Writer) (int64, error) {
+	if w == io.Discard {
+		return b.discard()
+	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	var total int64
@@ -375,6 +457,30 @@ func (b *opBody) WriteTo(w io.Writer) (int64, error) {
 			return total, rerr
 		}
 	}
+}
+
+// discard is WriteTo(io.Discard), the usual way to drain a body: nothing
+// is copied, and the body is skipped to its end with the lock held, as
+// nothing calls back into the operation's writer.
+func (b *opBody) discard() (int64, error) {
+	aw := (*answerWriter)(b)
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	switch {
+	case aw.done:
+		return 0, errHandlerDone
+	case aw.bodyShut:
+		return 0, http.ErrBodyReadAfterClose
+	}
+	if br, ok := aw.src.(*bytes.Reader); ok { // the recording's: skipped at once
+		n := int64(br.Len())
+		_, _ = br.Seek(0, io.SeekEnd)
+		return n, nil
+	}
+	if wt, ok := aw.src.(io.WriterTo); ok {
+		return wt.WriteTo(io.Discard)
+	}
+	return io.Copy(io.Discard, aw.src)
 }
 
 func (b *opBody) Close() error {
@@ -414,44 +520,122 @@ func canonHost(host, scheme string) string {
 
 // isBatchPath reports whether the last segment of path is $batch.
 func isBatchPath(path string) bool {
-	if len(path) < len("$batch") {
+	if len(path) < len("$batch") || path[len(path)-1]|0x20 != 'h' {
 		return false
 	}
 	seg := path[strings.LastIndexByte(path, '/')+1:]
 	return len(seg) == len("$batch") && strings.EqualFold(seg, "$batch")
 }
 
-// canonicalKey is textproto.CanonicalMIMEHeaderKey, with its check that a
-// name is canonical already (as most are) made by table.
-func canonicalKey(s string) string {
-	upper := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !tokenByte[c] || upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			return textproto.CanonicalMIMEHeaderKey(s)
+// repeatedValues returns the values of the fields whose key is key, then
+// value: all holds their names and values in turn, from the first, fl
+// their lengths.
+func repeatedValues(all string, fl []int, key, value string) []string {
+	var vs []string
+	off := 0
+	for i := 0; i < len(fl); i += 2 {
+		name := all[off : off+fl[i]]
+		v := all[off+fl[i] : off+fl[i]+fl[i+1]]
+		off += fl[i] + fl[i+1]
+		if k, _ := fieldKey(name); k == key {
+			vs = append(vs, v)
 		}
-		upper = c == '-'
 	}
-	return s
+	return append(vs, value)
 }
 
 func isMultipart(ct string) bool {
+	if ct != "" && ct[0]|0x20 != 'm' && ct[0] > ' ' && ct[0] < utf8.RuneSelf {
+		return false // what TrimSpace would keep, and not an m
+	}
 	ct = strings.TrimSpace(ct)
 	return len(ct) >= len("multipart/") && strings.EqualFold(ct[:len("multipart/")], "multipart/")
 }
 
-// notInherited names the batch request's headers that describe the batch
-// message rather than its operations (see Handler).
-var notInherited = map[string]bool{
-	"Accept": true, "Accept-Encoding": true, "Prefer": true, "Host": true, "Expect": true, "Range": true,
-	"Connection": true, "Keep-Alive": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+// notInherited reports whether k names one of the batch request's headers
+// that describe the batch message rather than its operations (see
+// Handler), but for those inheritable leaves out by prefix.
+func notInherited(k string) bool {
+	switch k {
+	case "Accept", "Accept-Encoding", "Prefer", "Host", "Expect", "Range",
+		"Connection", "Keep-Alive", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// outerHeader is what Handler takes from the batch request's header,
+// found in one pass over it: the version headers, the Prefer lines, and
+// the headers that operations inherit.
+type outerHeader struct {
+	v       versions
+	prefer  []string
+	inherit []inherited
+}
+
+// scanOuter returns the outerHeader of h: what versionsOf, h.Values("Prefer")
+// and inheritable return, with one iteration over h where those would look
+// keys up in it one by one.
+func scanOuter(h http.Header) outerHeader {
+	var o outerHeader
+	var conn []string
+	for k, vs := range h {
+		switch k {
+		case "Odata-Version":
+			o.v.odata = firstValue(vs)
+		case "Odata-Maxversion":
+			o.v.odataMax = firstValue(vs)
+		case "Dataserviceversion":
+			o.v.ds = firstValue(vs)
+		case "Maxdataserviceversion":
+			o.v.dsMax = firstValue(vs)
+		case "Prefer":
+			o.prefer = vs
+		case "Connection":
+			conn = vs
+		}
+		if notInherited(k) || strings.HasPrefix(k, "Content-") || strings.HasPrefix(k, "If-") || strings.HasPrefix(k, "Proxy-") {
+			continue
+		}
+		o.inherit = append(o.inherit, inherited{k, vs})
+	}
+	if len(conn) > 0 {
+		named := connectionNames(conn)
+		o.inherit = slices.DeleteFunc(o.inherit, func(in inherited) bool { return named[in.key] })
+	}
+	if len(o.inherit) > 1 {
+		slices.SortFunc(o.inherit, func(a, b inherited) int { return strings.Compare(a.key, b.key) })
+	}
+	return o
+}
+
+func firstValue(vs []string) string {
+	if len(vs) > 0 {
+		return vs[0]
+	}
+	return ""
+}
+
+// connectionNames returns the header names that Connection lines name, in
+// canonical form.
+func connectionNames(lines []string) map[string]bool {
+	var conn map[string]bool
+	for _, v := range lines {
+		for _, f := range strings.Split(v, ",") {
+			if conn == nil {
+				conn = make(map[string]bool)
+			}
+			conn[http.CanonicalHeaderKey(strings.TrimSpace(f))] = true
+		}
+	}
+	return conn
 }
 
 // inheritable returns the headers of the batch request that operations
 // inherit, sorted by name.
 func inheritable(outer http.Header) []inherited {
 	var conn map[string]bool
-	for _, v := range outer.Values("Connection") {
+	for _, v := range outer["Connection"] { // outer.Values("Connection"), without canonicalising
 		for _, f := range strings.Split(v, ",") {
 			if conn == nil {
 				conn = make(map[string]bool)
@@ -461,7 +645,7 @@ func inheritable(outer http.Header) []inherited {
 	}
 	var out []inherited
 	for k, vs := range outer {
-		if notInherited[k] || conn[k] || strings.HasPrefix(k, "Content-") || strings.HasPrefix(k, "If-") || strings.HasPrefix(k, "Proxy-") {
+		if notInherited(k) || conn[k] || strings.HasPrefix(k, "Content-") || strings.HasPrefix(k, "If-") || strings.HasPrefix(k, "Proxy-") {
 			continue
 		}
 		out = append(out, inherited{k, vs})

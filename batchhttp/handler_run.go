@@ -2,9 +2,11 @@ package batchhttp
 
 import (
 	"context"
+	crand "crypto/rand"
 	"fmt"
 	"io"
 	"log"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -16,20 +18,22 @@ import (
 // batchRun is pass 2 of [Handler]: one batch being run and answered.
 type batchRun struct {
 	h       *handler
-	rc      *http.ResponseController
+	flushW  flushTarget // flushes the batch response
 	outer   *http.Request
 	base    *url.URL
+	baseURL url.URL // what base points to, in a run of Handler's
 	enc     *batch.Encoder
 	dash    []byte // "--" and the answer's boundary
 	framed  bool   // changeset answers keep their framing
 	coe     bool   // continue on error
 	inherit []inherited
-	lens    []int64    // body length of each operation, from pass 1
-	rec     *recording // pass 1's record of the batch, if any: then no decoder
-	nop     int        // operations met so far
-	locs    map[string]string
-	failed  bool // an operation or changeset failed
-	aborted bool // the response cannot go on: end it without its close delimiter
+	lens    []int64           // body length of each operation, from pass 1
+	rec     *recording        // pass 1's record of the batch, if any: then no decoder
+	nop     int               // operations met so far
+	locs    map[string]string // by Content-ID, once settled
+	pending []idLocation      // recorded, not yet in locs
+	failed  bool              // an operation or changeset failed
+	aborted bool              // the response cannot go on: end it without its close delimiter
 	cs      *changeset
 	csv     changeset // what cs points to
 
@@ -37,7 +41,8 @@ type batchRun struct {
 	csDash     []byte
 
 	// Scratch space reused from one operation to the next.
-	tmpl    *http.Request // carries the context operations run with
+	tmpl    *http.Request // carries the context operations run with: &tmplv
+	tmplv   http.Request
 	tmplCtx context.Context
 	spare   []byte        // the held body of the next top-level answer
 	tfields []batch.Field // the header of the next top-level answer
@@ -45,8 +50,16 @@ type batchRun struct {
 	sniff   []byte
 	emb     embedded // the running operation's request
 	strs    []byte
+	fl      []int
 	arena   []batch.Field   // the headers of the open changeset's answers
 	answers []*answerWriter // the open changeset's, for reuse
+	slab    []answerWriter  // the writers of the operations to come
+	rng     *rand.ChaCha8   // for boundaries (see newBoundary)
+	op      batch.Operation // commit's, to the encoder
+
+	plainValue  string   // the last request header value found without control bytes
+	cleanAnswer string   // the last answer header value found clean as it was
+	ids         []string // the open changeset's recorded Content-IDs, for reuse
 }
 
 // inherited is a header of the batch request that operations inherit.
@@ -69,41 +82,39 @@ type changeset struct {
 }
 
 // run writes the outer response's header and runs the batch decoded by d.
-func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, pl *recording, dialect batch.Dialect, lens []int64, rn *batchRun) {
+func (h *handler) run(w http.ResponseWriter, r *http.Request, oh *outerHeader, d *batch.Decoder, pl *recording, dialect batch.Dialect, lens []int64, rn *batchRun) {
 	// The default boundary first, so that one in the options wins; the
 	// request's dialect last, as a UCWA batch is answered in UCWA.
-	opts := make([]batch.EncodeOption, 0, len(h.so.enc)+2)
-	opts = append(opts, batch.WithBoundary(batch.NewBoundary("batchresponse_")))
+	var optBuf [8]batch.EncodeOption
+	opts := append(optBuf[:0], batch.WithBoundary(rn.newBoundary("batchresponse_")))
 	opts = append(opts, h.so.enc...)
-	opts = append(opts, batch.WithDialect(dialect))
+	opts = append(opts, h.dialectOpt(dialect))
 	enc, err := batch.NewEncoder(w, opts...)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	coe, pref := continueOnError(r.Header)
+	coe, _, pref := preferenceIn(oh.prefer)
 	hdr := w.Header()
-	hdr.Set("Content-Type", enc.ContentType())
+	hdr["Content-Type"] = []string{enc.ContentType()} // Set, without canonicalising
 	status := http.StatusOK
 	if dialect != batch.UCWA {
-		// Looked up by their canonical spelling: Get("OData-Version")
-		// would canonicalise, and allocate, every time.
-		if v := strings.TrimSpace(headerValue(r.Header, "Odata-Version")); v != "" || headerValue(r.Header, "Odata-Maxversion") != "" {
-			if v != "4.01" {
-				v = "4.0"
+		v := oh.v
+		if ov := strings.TrimSpace(v.odata); ov != "" || v.odataMax != "" {
+			if ov != "4.01" {
+				ov = "4.0"
 			}
-			hdr["OData-Version"] = []string{v} // spelled as OData writes it
-		} else if headerValue(r.Header, "Dataserviceversion") != "" || headerValue(r.Header, "Maxdataserviceversion") != "" {
+			hdr["OData-Version"] = []string{ov} // spelled as OData writes it
+		} else if v.ds != "" || v.dsMax != "" {
 			hdr["DataServiceVersion"] = []string{"1.0"}
 		}
-		if h.so.v2 || odataV2(r.Header) {
+		if h.so.v2 || v.v2() {
 			status = http.StatusAccepted
 		}
 	}
 	if coe {
 		hdr.Set("Preference-Applied", pref)
 	}
-	base := batchBase(r)
 	// rn is reused from an earlier batch: its scratch space stays.
 	*rn = batchRun{
 		spare:   rn.spare[:0],
@@ -111,35 +122,51 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, d *batch.Decoder, 
 		keys:    rn.keys[:0],
 		sniff:   rn.sniff[:0],
 		strs:    rn.strs[:0],
+		fl:      rn.fl[:0],
 		arena:   rn.arena[:0],
 		answers: rn.answers[:0],
+		ids:     rn.ids[:0],
+		locs:    rn.locs,
+		pending: rn.pending[:0],
+		rng:     rn.rng,
 		dash:    append(append(rn.dash[:0], "--"...), enc.Boundary()...),
 
 		h:       h,
-		rc:      http.NewResponseController(w),
+		flushW:  flusher(w),
 		outer:   r,
-		base:    base,
 		enc:     enc,
 		framed:  dialect == batch.ODataV4,
 		coe:     coe,
-		inherit: inheritable(r.Header),
+		inherit: oh.inherit,
 		lens:    lens,
 		rec:     pl,
 	}
+	rn.baseURL = batchBaseURL(r)
+	rn.base = &rn.baseURL
 	w.WriteHeader(status)
 	rn.flush()
 	rn.loop(d)
 }
 
-// odataV2 reports whether the batch request says it speaks OData V2 (or
-// V1): DataServiceVersion or MaxDataServiceVersion 1.0 to 2.0, and no
+// versions holds the version headers of a batch request: OData-Version,
+// OData-MaxVersion, DataServiceVersion and MaxDataServiceVersion.
+type versions struct{ odata, odataMax, ds, dsMax string }
+
+// versionsOf looks the version headers up by their canonical spelling:
+// Get("OData-Version") would canonicalise, and allocate, every time.
+func versionsOf(h http.Header) versions {
+	return versions{headerValue(h, "Odata-Version"), headerValue(h, "Odata-Maxversion"),
+		headerValue(h, "Dataserviceversion"), headerValue(h, "Maxdataserviceversion")}
+}
+
+// v2 reports whether the batch request says it speaks OData V2 (or V1):
+// DataServiceVersion or MaxDataServiceVersion 1.0 to 2.0, and no
 // OData-Version, which only V4 clients send.
-func odataV2(h http.Header) bool {
-	if headerValue(h, "Odata-Version") != "" || headerValue(h, "Odata-Maxversion") != "" {
+func (v versions) v2() bool {
+	if v.odata != "" || v.odataMax != "" {
 		return false
 	}
-	for _, name := range [2]string{"Dataserviceversion", "Maxdataserviceversion"} {
-		v := headerValue(h, name)
+	for _, v := range [2]string{v.ds, v.dsMax} {
 		if v == "" {
 			continue
 		}
@@ -161,7 +188,72 @@ func headerValue(h http.Header, key string) string {
 	return ""
 }
 
-func (rn *batchRun) flush() { _ = rn.rc.Flush() }
+// newBoundary returns prefix followed by 32 random hex digits, as
+// batch.NewBoundary does, from a ChaCha8 generator (cryptographically
+// strong, as crypto/rand's) seeded from crypto/rand once for the pooled
+// state rather than a read of crypto/rand for every boundary.
+func (rn *batchRun) newBoundary(prefix string) string {
+	if len(prefix) > 32 {
+		return batch.NewBoundary(prefix)
+	}
+	if rn.rng == nil {
+		var seed [32]byte
+		if _, err := crand.Read(seed[:]); err != nil {
+			return batch.NewBoundary(prefix)
+		}
+		rn.rng = rand.NewChaCha8(seed)
+	}
+	var b [64]byte
+	n := copy(b[:], prefix)
+	const hexdig = "0123456789abcdef"
+	for range 2 {
+		x := rn.rng.Uint64()
+		for range 16 {
+			b[n] = hexdig[x&15]
+			x >>= 4
+			n++
+		}
+	}
+	return string(b[:n])
+}
+
+func (rn *batchRun) flush() { _ = rn.flushW.flush() }
+
+// flushTarget is what flushes a ResponseWriter: its FlushError, else its
+// Flush, else nothing.
+type flushTarget struct {
+	fe interface{ FlushError() error }
+	f  http.Flusher
+}
+
+func (t flushTarget) flush() error {
+	switch {
+	case t.fe != nil:
+		return t.fe.FlushError()
+	case t.f != nil:
+		t.f.Flush()
+		return nil
+	}
+	return http.ErrNotSupported
+}
+
+// flusher returns what flushes w, found as http.ResponseController.Flush
+// finds it (FlushError, else Flush, else the same of what Unwrap returns),
+// once rather than at every answer.
+func flusher(w http.ResponseWriter) flushTarget {
+	for {
+		switch t := w.(type) {
+		case interface{ FlushError() error }:
+			return flushTarget{fe: t}
+		case http.Flusher:
+			return flushTarget{f: t}
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return flushTarget{}
+		}
+	}
+}
 
 // loop runs the parts of the batch in order.
 func (rn *batchRun) loop(d *batch.Decoder) {
@@ -191,11 +283,11 @@ func (rn *batchRun) loop(d *batch.Decoder) {
 			// One changeset boundary serves every changeset of the
 			// response, as they follow each other.
 			if rn.framed && rn.csBoundary == "" {
-				rn.csBoundary = batch.NewBoundary("changesetresponse_")
+				rn.csBoundary = rn.newBoundary("changesetresponse_")
 				rn.csDash = []byte("--" + rn.csBoundary)
 			}
-			rn.csv = changeset{ctx: ctx, boundary: rn.csBoundary, dash: rn.csDash, answers: rn.answers}
-			rn.cs, rn.answers = &rn.csv, nil
+			rn.csv = changeset{ctx: ctx, boundary: rn.csBoundary, dash: rn.csDash, answers: rn.answers, ids: rn.ids}
+			rn.cs, rn.answers, rn.ids = &rn.csv, nil, nil
 		case batch.KindChangesetEnd:
 			rn.endChangeset()
 		case batch.KindOperation:
@@ -238,10 +330,22 @@ func (rn *batchRun) nextPart(d *batch.Decoder) (batch.Kind, error) {
 	return p.Kind(), nil
 }
 
+// answerSlab is the most answer writers allocated at once.
+const answerSlab = 32
+
 // newAnswerWriter returns the writer for an operation with the given
 // Content-ID: streaming at top level, else held up to limit bytes.
+//
+// Writers are allocated a few at a time, for the operations to come, each
+// given to one operation only: an operation's writer and request are its
+// own, and stay so once it has returned.
 func (rn *batchRun) newAnswerWriter(contentID string, stream bool, limit int64) *answerWriter {
-	aw := &answerWriter{r: rn, contentID: contentID, stream: stream, limit: limit, declared: -1}
+	if len(rn.slab) == 0 {
+		rn.slab = make([]answerWriter, min(max(len(rn.lens)-rn.nop+1, 1), answerSlab))
+	}
+	aw := &rn.slab[0]
+	rn.slab = rn.slab[1:]
+	aw.r, aw.contentID, aw.stream, aw.limit, aw.declared = rn, contentID, stream, limit, -1
 	aw.fields, rn.tfields = rn.tfields[:0], nil
 	if stream {
 		aw.buf, rn.spare = rn.spare[:0], nil
@@ -299,6 +403,10 @@ func (rn *batchRun) changesetOp(e *embedded) {
 		}
 	}
 	aw := rn.newAnswerWriter("", false, rn.h.so.maxBytes-cs.used)
+	// Its header is taken into the spare room of the run's arena, where
+	// the changeset's held answers keep theirs; the scratch goes back.
+	at := len(rn.arena)
+	rn.tfields, aw.fields = aw.fields[:0], rn.arena[at:at]
 	rn.serve(cs.ctx, e, aw)
 	// Decide now whether the answer can be written, before Commit.
 	aw.prepare(cs.dash)
@@ -311,11 +419,14 @@ func (rn *batchRun) changesetOp(e *embedded) {
 		rn.forget(cs)
 		return
 	}
-	// Its header moves to the run's arena; the scratch goes back.
 	aw.operation(true, nil)
-	start := len(rn.arena)
-	rn.arena = append(rn.arena, aw.fields...)
-	rn.tfields, aw.fields = aw.fields[:0], rn.arena[start:len(rn.arena):len(rn.arena)]
+	if n := len(aw.fields); n > 0 && at < cap(rn.arena) && &rn.arena[:at+1][at] == &aw.fields[0] {
+		rn.arena = rn.arena[:at+n] // taken in place
+	} else {
+		// Grown elsewhere (or replaced): moved to the arena.
+		rn.arena = append(rn.arena, aw.fields...)
+	}
+	aw.fields = rn.arena[at:len(rn.arena):len(rn.arena)]
 	if id := rn.record(aw); id != "" {
 		cs.ids = append(cs.ids, id)
 	}
@@ -331,7 +442,8 @@ func (rn *batchRun) endChangeset() {
 	rn.cs = nil
 	defer func() {
 		clear(cs.answers)
-		rn.answers, rn.arena = cs.answers[:0], rn.arena[:0]
+		clear(cs.ids)
+		rn.answers, rn.arena, rn.ids = cs.answers[:0], rn.arena[:0], cs.ids[:0]
 	}()
 	if hook := rn.h.so.hook; hook != nil && cs.fail == nil && cs.begun {
 		if err := hookCall(hook.Commit, cs.ctx); err != nil {
@@ -379,12 +491,12 @@ func (rn *batchRun) failure(contentID string, status int, msg string) *answerWri
 // record remembers the Location of a successful answer with a Content-ID,
 // for "$n" references, and returns that Content-ID ("" if none).
 func (rn *batchRun) record(aw *answerWriter) string {
-	if aw.contentID == "" || aw.finalStatus() >= 400 {
+	if aw.contentID == "" || aw.noLocation || aw.finalStatus() >= 400 {
 		return ""
 	}
 	loc := ""
 	for _, f := range aw.fields {
-		if strings.EqualFold(f.Name, "Location") {
+		if f.Name == "Location" || len(f.Name) == len("Location") && strings.EqualFold(f.Name, "Location") {
 			loc = f.Value
 			break
 		}
@@ -392,23 +504,42 @@ func (rn *batchRun) record(aw *answerWriter) string {
 	if loc == "" {
 		return ""
 	}
-	if rn.locs == nil {
-		rn.locs = make(map[string]string)
-	}
-	rn.locs[aw.contentID] = loc
+	// Into the map only when it is read: most batches never look one up.
+	rn.pending = append(rn.pending, idLocation{aw.contentID, loc})
 	return aw.contentID
+}
+
+// idLocation is a Location recorded for a Content-ID.
+type idLocation struct{ id, loc string }
+
+// settle puts the pending Locations into rn.locs, in the order recorded.
+func (rn *batchRun) settle() {
+	if len(rn.pending) == 0 {
+		return
+	}
+	if rn.locs == nil {
+		rn.locs = make(map[string]string, len(rn.pending))
+	}
+	for _, p := range rn.pending {
+		rn.locs[p.id] = p.loc
+	}
+	clear(rn.pending)
+	rn.pending = rn.pending[:0]
 }
 
 // forget drops the Locations a failed changeset recorded: they name
 // nothing now.
 func (rn *batchRun) forget(cs *changeset) {
+	rn.settle()
 	for _, id := range cs.ids {
 		delete(rn.locs, id)
 	}
-	cs.ids = nil
+	clear(cs.ids)
+	cs.ids = cs.ids[:0]
 }
 
 func (rn *batchRun) lookup(id string) (string, bool) {
+	rn.settle()
 	loc, ok := rn.locs[id]
 	return loc, ok
 }

@@ -33,6 +33,7 @@ var spoolBufs, firstBufs sync.Pool // of *[]byte
 // leaves nothing behind), else when the spool is closed.
 type spool struct {
 	mem     []byte
+	box     *[]byte // the pool's box mem came in, to go back in
 	f       *os.File
 	name    string // file still to remove on close
 	n       int64
@@ -90,7 +91,7 @@ func (s *spool) grow(memMax int64) {
 					b = b[:len(b):memMax]
 				}
 				s.release()
-				s.mem = b
+				s.mem, s.box = b, v
 				return
 			}
 			// Too small: dropped, so that the pool keeps the sizes
@@ -99,7 +100,7 @@ func (s *spool) grow(memMax int64) {
 	}
 	if len(s.mem) == 0 && want == spoolFirst {
 		if v, ok := firstBufs.Get().(*[]byte); ok {
-			s.mem = (*v)[:0]
+			s.mem, s.box = (*v)[:0], v
 			return
 		}
 	}
@@ -132,21 +133,33 @@ func (s *spool) toFile() error {
 // release gives the memory buffer back for reuse: the small first ones to
 // firstBufs, larger ones to spoolBufs.
 func (s *spool) release() {
-	switch b := s.mem[:0]; {
-	case cap(b) == spoolFirst:
-		firstBufs.Put(&b)
-	case cap(b) > spoolFirst && cap(b) <= spoolPooled:
-		spoolBufs.Put(&b)
+	b, box := s.mem[:0], s.box
+	if box == nil {
+		box = new([]byte)
 	}
-	s.mem = nil
+	*box = b
+	switch {
+	case cap(b) == spoolFirst:
+		firstBufs.Put(box)
+	case cap(b) > spoolFirst && cap(b) <= spoolPooled:
+		spoolBufs.Put(box)
+	}
+	s.mem, s.box = nil, nil
 }
 
 // reader returns a new reader over the whole body.
 func (s *spool) reader() io.Reader {
+	return s.readerWith(new(bytes.Reader))
+}
+
+// readerWith returns a reader over the whole body: br, reset, when the
+// body is in memory.
+func (s *spool) readerWith(br *bytes.Reader) io.Reader {
 	if s.f != nil {
 		return io.NewSectionReader(s.f, 0, s.n)
 	}
-	return bytes.NewReader(s.mem)
+	br.Reset(s.mem)
+	return br
 }
 
 // close releases the memory and the file, if any.

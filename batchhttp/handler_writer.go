@@ -79,6 +79,9 @@ type answerWriter struct {
 	committed bool // the part header has been written
 	tooLarge  bool
 	panicked  bool
+	// noLocation says fields holds no Location (record need not look),
+	// when snapshot knows it.
+	noLocation bool
 }
 
 var (
@@ -93,14 +96,16 @@ var (
 // Header returns a map that goes nowhere.
 func (aw *answerWriter) Header() http.Header {
 	aw.mu.Lock()
-	defer aw.mu.Unlock()
 	if aw.done {
+		aw.mu.Unlock()
 		return make(http.Header)
 	}
 	if aw.header == nil {
 		aw.header = make(http.Header)
 	}
-	return aw.header
+	h := aw.header
+	aw.mu.Unlock()
+	return h
 }
 
 // WriteHeader sets the answer's status. Informational codes other than 101
@@ -111,10 +116,10 @@ func (aw *answerWriter) WriteHeader(code int) {
 		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
 	}
 	aw.mu.Lock()
-	defer aw.mu.Unlock()
 	if !aw.done {
-		aw.writeHeader(code)
+		aw.writeHeader(code) // takes the header: nothing that panics
 	}
+	aw.mu.Unlock()
 }
 
 func (aw *answerWriter) writeHeader(code int) {
@@ -144,12 +149,12 @@ func (aw *answerWriter) Write(p []byte) (int, error) {
 // slice first: a string that the held body takes whole is appended to it.
 func (aw *answerWriter) WriteString(s string) (int, error) {
 	aw.mu.Lock()
-	defer aw.mu.Unlock()
 	if aw.done {
+		aw.mu.Unlock()
 		return 0, errHandlerDone
 	}
 	if aw.status == 0 {
-		aw.writeHeader(http.StatusOK)
+		aw.writeHeader(http.StatusOK) // takes the header: nothing that panics
 	}
 	held := len(aw.buf) + len(s)
 	if aw.bodyAllowed() && !aw.head && !aw.committed && aw.err == nil &&
@@ -157,8 +162,10 @@ func (aw *answerWriter) WriteString(s string) (int, error) {
 		(aw.stream && held <= commitAt || !aw.stream && int64(held) <= aw.limit) {
 		aw.buf = append(aw.buf, s...)
 		aw.sent += int64(len(s))
+		aw.mu.Unlock()
 		return len(s), nil
 	}
+	defer aw.mu.Unlock() // writeLocked may call the encoder, and the batch's writer
 	return aw.writeLocked([]byte(s))
 }
 
@@ -276,8 +283,39 @@ func (aw *answerWriter) snapshot() {
 	aw.declared = -1
 	h := aw.header
 	fields := aw.fields[:0]
+	if len(h) == 1 {
+		// The usual answer: one common name (see commonEntries).
+		for _, k := range commonKeys {
+			if vs, ok := h[k]; ok {
+				aw.hasType = aw.hasType || k == "Content-Type"
+				aw.noLocation = k != "Location"
+				for _, v := range vs {
+					fields = append(fields, batch.Field{Name: k, Value: aw.r.clean(v)})
+				}
+				aw.fields = fields
+				return
+			}
+		}
+	}
 	if len(h) > 0 {
-		keys := aw.r.keys[:0]
+		keys, ok := aw.r.keys[:0], false
+		if len(h) > 1 { // one name is looked up above
+			keys, ok = commonEntries(keys, h)
+		}
+		if ok {
+			// Tokens, none of them a name treated apart but
+			// Content-Type.
+			for _, kv := range keys {
+				aw.hasType = aw.hasType || kv.k == "Content-Type"
+				for _, v := range kv.vs {
+					fields = append(fields, batch.Field{Name: kv.k, Value: aw.r.clean(v)})
+				}
+			}
+			aw.r.keys = keys[:0]
+			aw.fields = fields
+			return
+		}
+		keys = keys[:0]
 		for k, vs := range h {
 			keys = append(keys, keyValues{k, vs})
 		}
@@ -308,11 +346,36 @@ func (aw *answerWriter) snapshot() {
 				aw.encoded = aw.encoded || len(kv.vs) > 0
 			}
 			for _, v := range kv.vs {
-				fields = append(fields, batch.Field{Name: k, Value: cleanValue(v)})
+				fields = append(fields, batch.Field{Name: k, Value: aw.r.clean(v)})
 			}
 		}
 	}
 	aw.fields = fields
+}
+
+// commonKeys are the header names answers set most, in that order: tokens,
+// and none of those that snapshot treats apart but Content-Type.
+var commonKeys = [...]string{"Content-Type", "Location", "Etag", "Cache-Control", "X-Content-Type-Options"}
+
+// commonEntries appends the entries of h to keys, sorted by name, and
+// reports true, if h is small and holds only commonKeys: looking those up
+// costs less than iterating over the map, which picks a random start.
+func commonEntries(keys []keyValues, h http.Header) ([]keyValues, bool) {
+	if len(h) > 2 {
+		return keys, false
+	}
+	for _, k := range commonKeys {
+		if vs, ok := h[k]; ok {
+			keys = append(keys, keyValues{k, vs})
+			if len(keys) == len(h) {
+				if len(keys) == 2 && keys[0].k > keys[1].k {
+					keys[0], keys[1] = keys[1], keys[0]
+				}
+				return keys, true
+			}
+		}
+	}
+	return keys, false
 }
 
 // keyValues is one entry of a header map.
@@ -345,6 +408,21 @@ func watched(k string) string {
 		return name
 	}
 	return ""
+}
+
+// clean is cleanValue, remembering the last value it took as it was:
+// answers repeat their values (Content-Type), which are then compared
+// rather than checked again. It runs with an answer's lock held, and
+// answers take turns.
+func (rn *batchRun) clean(v string) string {
+	if v == rn.cleanAnswer && v != "" {
+		return v
+	}
+	c := cleanValue(v)
+	if c == v {
+		rn.cleanAnswer = v
+	}
+	return c
 }
 
 // cleanValue turns CR, LF and other control bytes but HTAB into spaces and
@@ -459,13 +537,24 @@ func (aw *answerWriter) prepare(changeset []byte) bool {
 	if aw.committed {
 		return true
 	}
-	for _, dash := range [2][]byte{aw.r.dash, changeset} {
-		if len(dash) == 0 {
-			continue
+	body := aw.buf
+	if aw.head {
+		body = nil // kept for sniffing only
+	}
+	dashField := false
+	for i := range aw.fields {
+		if strings.HasPrefix(aw.fields[i].Name, "--") {
+			dashField = true
+			break
 		}
-		body := aw.buf
-		if aw.head {
-			body = nil // kept for sniffing only
+	}
+	if !dashField && len(body) < len(aw.r.dash) && (len(changeset) == 0 || len(body) < len(changeset)) {
+		return true // the usual small answer: no delimiter fits in it
+	}
+	for _, dash := range [2][]byte{aw.r.dash, changeset} {
+		// Neither a header nor a body shorter than dash can hold it.
+		if len(dash) == 0 || !dashField && len(body) < len(dash) {
+			continue
 		}
 		if line := delimiterIn(aw.fields, body, dash); line != "" {
 			aw.replace(http.StatusInternalServerError, "batch: the operation's answer cannot be written: a line would be read as a delimiter: "+quote(line))
@@ -516,9 +605,11 @@ func (aw *answerWriter) commit(final bool, more []byte) {
 	// No need to validate op: its header was cleaned when taken, its
 	// status checked by WriteHeader, its Content-ID in pass 1.
 	aw.operation(final, more)
-	op := batch.Operation{Message: batch.Response, StatusCode: aw.status, ContentID: aw.contentID, Header: aw.fields}
+	op := &aw.r.op // the rest of it stays zero
+	op.Message, op.StatusCode, op.ContentID, op.Header = batch.Response, aw.status, aw.contentID, aw.fields
 	aw.committed = true
-	w, err := aw.r.enc.CreateOperation(&op)
+	w, err := aw.r.enc.CreateOperation(op)
+	op.ContentID, op.Header = "", nil
 	if err != nil {
 		aw.err = err
 		return
