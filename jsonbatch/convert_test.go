@@ -342,7 +342,9 @@ func throughMultipart(t testing.TB, in []byte) error {
 			deps = []string{ref}
 		}
 		op.DependsOn = deps
-		seen[op.ID] = true
+		if op.ID != "" { // an empty id is no Content-ID: "$" names nothing
+			seen[op.ID] = true
+		}
 	}
 	norm := func(ops []Operation) {
 		groups := map[string]string{}
