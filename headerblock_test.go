@@ -79,18 +79,7 @@ func TestScanHeaders(t *testing.T) {
 		if tc.block == "Content-Type: application/http\r\n" {
 			input = tc.block
 		}
-		load := func() *Decoder {
-			d, err := NewDecoderBoundary(strings.NewReader(input), "b")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for !d.eof {
-				if err := d.fill(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			return d
-		}
+		load := func() *Decoder { return filledDecoder(t, input) }
 		fields := func(d *Decoder) []Field {
 			var fs []Field
 			b := d.bytesOf(&d.ph)
@@ -165,15 +154,7 @@ func TestHeaderMemo(t *testing.T) {
 	// load returns a decoder with input in its buffer, and the read
 	// position at skip, as if skip bytes had been read.
 	load := func(input string, skip int) *Decoder {
-		d, err := NewDecoderBoundary(strings.NewReader(input), "b")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for !d.eof {
-			if err := d.fill(); err != nil {
-				t.Fatal(err)
-			}
-		}
+		d := filledDecoder(t, input)
 		d.rp = skip
 		return d
 	}
@@ -232,22 +213,14 @@ func TestHeaderMemoSequence(t *testing.T) {
 		{b, a, a2, c, a, a, b, b, b, c},
 	} {
 		input := strings.Join(seq, "") + "body\r\n--b--\r\n"
-		d, err := NewDecoderBoundary(strings.NewReader(input), "b")
-		require.NoError(t, err)
-		for !d.eof {
-			require.NoError(t, d.fill())
-		}
+		d := filledDecoder(t, input)
 		for i, block := range seq {
-			slow, err := NewDecoderBoundary(strings.NewReader(input), "b")
-			require.NoError(t, err)
-			for !slow.eof {
-				require.NoError(t, slow.fill())
-			}
+			slow := filledDecoder(t, input)
 			slow.rp = d.rp
 			d.eh.reset()
 			d.meta = d.meta[:len(usualBlock)]
 			require.True(t, d.scanHeaders(&d.eh, DefaultMaxHeaderBytes, 0), "%q: block %d", seq, i)
-			_, err = slow.readHeaderLines(&slow.eh, DefaultMaxHeaderBytes)
+			_, err := slow.readHeaderLines(&slow.eh, DefaultMaxHeaderBytes)
 			require.NoError(t, err)
 			require.Equal(t, slow.rp, d.rp, "%q: block %d", seq, i)
 			require.Equal(t, slow.eh.first, d.eh.first, "%q: block %d", seq, i)
@@ -370,4 +343,16 @@ func TestMemoWholeAsGeneral(t *testing.T) {
 			}
 		}
 	}
+}
+
+// filledDecoder returns a decoder of boundary "b" with all of input read
+// into its buffer and nothing consumed.
+func filledDecoder(tb testing.TB, input string) *Decoder {
+	tb.Helper()
+	d, err := NewDecoderBoundary(strings.NewReader(input), "b")
+	require.NoError(tb, err)
+	for !d.eof {
+		require.NoError(tb, d.fill())
+	}
+	return d
 }
