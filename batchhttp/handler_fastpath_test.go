@@ -42,7 +42,15 @@ func TestHandlerDiscardBody(t *testing.T) {
 			var got []result
 			var late []error
 			var wg sync.WaitGroup
+			// The late read waits for the operation after /late to start:
+			// by then the batch has marked /late's body dead, which it
+			// does only after next has returned.
+			lateGo := make(chan struct{})
+			nextStarted := sync.OnceFunc(func() { close(lateGo) })
 			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/empty" {
+					nextStarted()
+				}
 				var res result
 				res.n, res.err = io.Copy(io.Discard, r.Body)
 				res.again, _ = io.Copy(io.Discard, r.Body)
@@ -57,17 +65,15 @@ func TestHandlerDiscardBody(t *testing.T) {
 					late = append(late, err)
 					mu.Unlock()
 				case "/late":
-					returned := make(chan struct{})
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						<-returned
+						<-lateGo
 						_, err := io.Copy(io.Discard, r.Body)
 						mu.Lock()
 						late = append(late, err)
 						mu.Unlock()
 					}()
-					defer close(returned)
 				}
 			})
 			body := op("b", "", "POST /a HTTP/1.1\n\nhello\n") +

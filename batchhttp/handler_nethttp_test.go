@@ -112,18 +112,23 @@ func TestHandlerLateWriteAndRead(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var lates []late
+	// The goroutine starts once the operation after /leak has started: by
+	// then the batch has marked /leak's writer dead, which it does only
+	// after next has returned. It then runs beside the later operations.
+	lateGo := make(chan struct{})
+	nextStarted := sync.OnceFunc(func() { close(lateGo) })
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/leak" {
+			nextStarted()
 			body, _ := io.ReadAll(r.Body)
 			w.Write(bytes.ToUpper(body))
 			return
 		}
 		io.WriteString(w, "own")
-		returned := make(chan struct{})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			<-returned
+			<-lateGo
 			var l late
 			l.n, l.werr = io.WriteString(w, "LEAKED")
 			buf := make([]byte, 64)
@@ -134,9 +139,6 @@ func TestHandlerLateWriteAndRead(t *testing.T) {
 			lates = append(lates, l)
 			mu.Unlock()
 		}()
-		// The goroutine starts once ServeHTTP has returned (as far as
-		// the test can tell: the deferred close runs last).
-		defer close(returned)
 	})
 	body := op("b", "1", "POST /leak HTTP/1.1\n\nsecret one\n")
 	for i := 0; i < 20; i++ {
