@@ -42,13 +42,7 @@ var checks = []check{
 func checkGets(ctx context.Context, c *client) error {
 	var b batchhttp.RequestBatch
 	b.Add(c.req("GET", "Books?$orderby=ID", nil, ""), c.req("GET", "Books(201)", nil, ""))
-	resp, err := c.send(ctx, &b)
-	if err != nil {
-		return err
-	}
-	resps, err := b.ReadResponse(resp)
-	c.note("outer %s", c.outer())
-	c.note("answer %s", c.shape())
+	resps, err := c.exchange(ctx, &b)
 	if err != nil {
 		return err
 	}
@@ -84,13 +78,7 @@ func checkChangeset(ctx context.Context, c *client) error {
 		c.req("PATCH", "$new", map[string]any{"stock": 6}, "upd"),
 	)
 	b.Add(c.req("GET", "Books(1001)", nil, "check"))
-	resp, err := c.send(ctx, &b)
-	if err != nil {
-		return err
-	}
-	resps, err := b.ReadResponse(resp)
-	c.note("outer %s", c.outer())
-	c.note("answer %s", c.shape())
+	resps, err := c.exchange(ctx, &b)
 	if err != nil {
 		return err
 	}
@@ -120,13 +108,7 @@ func checkFailedChangesetMiddle(ctx context.Context, c *client) error {
 		c.req("PATCH", "Books(207)", map[string]any{"stock": 0}, ""),
 	)
 	b.Add(c.req("GET", "Books(1101)", nil, ""))
-	resp, err := c.send(ctx, &b)
-	if err != nil {
-		return err
-	}
-	resps, err := b.ReadResponse(resp)
-	c.note("outer %s", c.outer())
-	c.note("answer %s", c.shape())
+	resps, err := c.exchange(ctx, &b)
 	if !errors.Is(err, batchhttp.ErrStopped) {
 		return fmt.Errorf("ReadResponse: %v, want ErrStopped", err)
 	}
@@ -149,13 +131,7 @@ func checkFailedChangesetFirst(ctx context.Context, c *client) error {
 		c.req("PATCH", "Books(251)", map[string]any{"stock": 0}, ""),
 	)
 	b.Add(c.req("GET", "Books(251)", nil, ""))
-	resp, err := c.send(ctx, &b)
-	if err != nil {
-		return err
-	}
-	resps, err := b.ReadResponse(resp)
-	c.note("outer %s", c.outer())
-	c.note("answer %s", c.shape())
+	resps, err := c.exchange(ctx, &b)
 	if !errors.Is(err, batchhttp.ErrStopped) {
 		return fmt.Errorf("ReadResponse: %v, want ErrStopped", err)
 	}
@@ -181,13 +157,7 @@ func checkContinueOnError(ctx context.Context, c *client) error {
 		c.req("POST", "Books", map[string]any{"ID": 207, "title": "duplicate", "stock": 1}, ""),
 	)
 	b.Add(c.req("GET", "Books(207)", nil, ""))
-	resp, err := c.send(ctx, &b, batchhttp.ContinueOnError(true))
-	if err != nil {
-		return err
-	}
-	resps, err := b.ReadResponse(resp)
-	c.note("outer %s", c.outer())
-	c.note("answer %s", c.shape())
+	resps, err := c.exchange(ctx, &b, batchhttp.ContinueOnError(true))
 	if err != nil {
 		return fmt.Errorf("ReadResponse: %w", err)
 	}
@@ -276,14 +246,8 @@ func checkJSON(ctx context.Context, c *client) error {
 	b.AddChangeset(post, patch)
 	b.Add(after)
 	b.DependsOn(after, post)
-	resp, err := c.send(ctx, &b, batchhttp.Format(batchhttp.FormatJSON), batchhttp.ODataVersion("4.01"))
-	if err != nil {
-		return err
-	}
-	resps, err := b.ReadResponse(resp)
+	resps, err := c.exchange(ctx, &b, batchhttp.Format(batchhttp.FormatJSON), batchhttp.ODataVersion("4.01"))
 	c.note("sent %s", c.sentJSONShape())
-	c.note("outer %s", c.outer())
-	c.note("answer %s", c.jsonShape())
 	if err != nil {
 		return err
 	}
@@ -314,14 +278,8 @@ func jsonFailedGroup(ctx context.Context, c *client, id int) ([]*http.Response, 
 	b.AddChangeset(post, dup, patch)
 	b.Add(dep, ind)
 	b.DependsOn(dep, post)
-	resp, err := c.send(ctx, &b, batchhttp.Format(batchhttp.FormatJSON), batchhttp.ODataVersion("4.01"))
-	if err != nil {
-		return nil, err
-	}
-	resps, err := b.ReadResponse(resp)
+	resps, err := c.exchange(ctx, &b, batchhttp.Format(batchhttp.FormatJSON), batchhttp.ODataVersion("4.01"))
 	c.note("sent %s", c.sentJSONShape())
-	c.note("outer %s", c.outer())
-	c.note("answer %s", c.jsonShape())
 	if err != nil {
 		return nil, fmt.Errorf("ReadResponse: %w", err)
 	}
@@ -407,13 +365,7 @@ func checkMultipartAcceptJSON(ctx context.Context, c *client) error {
 		c.req("PATCH", "$m", map[string]any{"stock": 8}, ""),
 	)
 	b.Add(c.req("GET", "Books(1601)", nil, ""))
-	resp, err := c.send(ctx, &b, batchhttp.OuterHeader("Accept", "application/json"))
-	if err != nil {
-		return err
-	}
-	resps, err := b.ReadResponse(resp)
-	c.note("outer %s", c.outer())
-	c.note("answer %s", c.jsonShape())
+	resps, err := c.exchange(ctx, &b, batchhttp.OuterHeader("Accept", "application/json"))
 	if err != nil {
 		return fmt.Errorf("ReadResponse: %w", err)
 	}
@@ -440,14 +392,8 @@ func checkJSONAcceptMultipart(ctx context.Context, c *client) error {
 	b.AddChangeset(post, c.req("PATCH", "$k1", map[string]any{"stock": 7}, "k2"))
 	b.Add(after)
 	b.DependsOn(after, post)
-	resp, err := c.send(ctx, &b, batchhttp.Format(batchhttp.FormatJSON), batchhttp.ODataVersion("4.01"),
+	resps, err := c.exchange(ctx, &b, batchhttp.Format(batchhttp.FormatJSON), batchhttp.ODataVersion("4.01"),
 		batchhttp.OuterHeader("Accept", "multipart/mixed"))
-	if err != nil {
-		return err
-	}
-	resps, err := b.ReadResponse(resp)
-	c.note("outer %s", c.outer())
-	c.note("answer %s", c.shape())
 	if err != nil {
 		return fmt.Errorf("ReadResponse: %w", err)
 	}
@@ -479,14 +425,8 @@ func checkJSONAcceptMultipartFailed(ctx context.Context, c *client) error {
 		c.req("PATCH", "Books(207)", map[string]any{"stock": 2}, "f3"))
 	b.Add(dep, c.req("GET", "Books(201)", nil, "f5"))
 	b.DependsOn(dep, post)
-	resp, err := c.send(ctx, &b, batchhttp.Format(batchhttp.FormatJSON), batchhttp.ODataVersion("4.01"),
+	resps, err := c.exchange(ctx, &b, batchhttp.Format(batchhttp.FormatJSON), batchhttp.ODataVersion("4.01"),
 		batchhttp.OuterHeader("Accept", "multipart/mixed"))
-	if err != nil {
-		return err
-	}
-	resps, err := b.ReadResponse(resp)
-	c.note("outer %s", c.outer())
-	c.note("answer %s", c.shape())
 	var re *batchhttp.ResponseError
 	if !errors.As(err, &re) || !errors.Is(err, batchhttp.ErrBatchFailed) || resps != nil {
 		return fmt.Errorf("ReadResponse: %v (%d responses), want ErrBatchFailed", err, len(resps))

@@ -78,6 +78,21 @@ func (c *client) send(ctx context.Context, b *batchhttp.RequestBatch, opts ...ba
 	return resp, nil
 }
 
+// exchange sends b and reads its whole answer with ReadResponse, noting
+// the outer answer and the shape of what CAP wrote whatever ReadResponse
+// makes of it. A failed send is its error too: the checks that expect
+// ReadResponse to fail (ErrStopped, ErrBatchFailed) then say what they got.
+func (c *client) exchange(ctx context.Context, b *batchhttp.RequestBatch, opts ...batchhttp.ClientOption) ([]*http.Response, error) {
+	resp, err := c.send(ctx, b, opts...)
+	if err != nil {
+		return nil, err
+	}
+	resps, err := b.ReadResponse(resp)
+	c.note("outer %s", c.outer())
+	c.note("answer %s", c.answerShape())
+	return resps, err
+}
+
 // get reads an entity or collection outside any batch, to see what the
 // batch left in the service.
 func (c *client) get(ctx context.Context, target string) (int, map[string]any, error) {
@@ -248,6 +263,15 @@ var (
 	contentIDLine = regexp.MustCompile(`(?i)^content-id:\s*(.*)$`)
 	statusLine    = regexp.MustCompile(`^HTTP/1\.1 (\d{3})`)
 )
+
+// answerShape describes the last answer: jsonShape for a JSON batch,
+// shape for any other.
+func (c *client) answerShape() string {
+	if r := c.rec.resp; r != nil && strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		return c.jsonShape()
+	}
+	return c.shape()
+}
 
 // shape describes the last multipart answer as CAP wrote it, read line by
 // line without the codec: each part as "<content-id> <status>", a
