@@ -107,8 +107,8 @@ func (b *RequestBatch) contentIDs() []string {
 	return ids
 }
 
-// ErrSplitLimit: a changeset holds more requests than [RequestBatch.Split]
-// may put in one batch.
+// ErrSplitLimit is returned by [RequestBatch.Split] for a changeset that
+// holds more requests than it may put in one batch.
 var ErrSplitLimit = errors.New("batchhttp: changeset larger than the Split limit")
 
 // Split divides b into batches of at most max requests each, in order,

@@ -11,11 +11,11 @@ import (
 // 4.01 §19.1), which may name only preceding requests; a multipart batch
 // keeps it by its order.
 
-// ErrDependency: a dependency given with [RequestBatch.DependsOn] cannot be
-// written: a request that is not in the batch, or that does not come before
-// the request that depends on it; a dependency that [RequestBatch.Split]
-// would put in an earlier batch; or, in a multipart batch, any dependency
-// with [ContinueOnError].
+// ErrDependency says that a dependency given with [RequestBatch.DependsOn]
+// cannot be written: a request that is not in the batch, or that does not
+// come before the request that depends on it; a dependency that
+// [RequestBatch.Split] would put in an earlier batch; or, in a multipart
+// batch, any dependency with [ContinueOnError].
 var ErrDependency = errors.New("batchhttp: invalid dependency")
 
 // DependsOn says that req must run only after each of on has succeeded,

@@ -162,11 +162,11 @@ func versionsOf(h http.Header) versions {
 // v2 reports whether the batch request says it speaks OData V2 (or V1):
 // DataServiceVersion or MaxDataServiceVersion 1.0 to 2.0, and no
 // OData-Version, which only V4 clients send.
-func (v versions) v2() bool {
-	if v.odata != "" || v.odataMax != "" {
+func (vs versions) v2() bool {
+	if vs.odata != "" || vs.odataMax != "" {
 		return false
 	}
-	for _, v := range [2]string{v.ds, v.dsMax} {
+	for _, v := range [2]string{vs.ds, vs.dsMax} {
 		if v == "" {
 			continue
 		}

@@ -235,9 +235,9 @@ func newClientConfig(opts []ClientOption, side int) (clientConfig, error) {
 }
 
 // use records that the option name, which applies to side, was given.
-func (c *clientConfig) use(side int, name string) {
-	if side != c.side && c.misplaced == "" {
-		c.misplaced = name
+func (o *clientConfig) use(side int, name string) {
+	if side != o.side && o.misplaced == "" {
+		o.misplaced = name
 	}
 }
 

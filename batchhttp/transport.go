@@ -115,8 +115,9 @@ type Transport struct {
 
 var _ http.RoundTripper = (*Transport)(nil)
 
-// ErrStalled: a streaming answer body was abandoned because its caller
-// read nothing of it for [StallTimeout] while later answers waited.
+// ErrStalled is what a streaming answer body returns once it has been
+// abandoned because its caller read nothing of it for [StallTimeout] while
+// later answers waited.
 var ErrStalled = errors.New("batch: answer body abandoned: its caller did not read it for the stall timeout")
 
 // NewTransport returns a Transport that sends batches to batchURL, such as

@@ -9,10 +9,10 @@ import (
 	"github.com/batchcodec/batch"
 )
 
-// ErrNotConvertible: a multipart batch holds what a JSON batch cannot say,
-// or the other way round: a part that is not an operation, changesets
-// nested in changesets, two operations with one Content-ID, an atomicity
-// group whose members are not adjacent, or a body larger than
+// ErrNotConvertible says that a multipart batch holds what a JSON batch
+// cannot say, or the other way round: a part that is not an operation,
+// changesets nested in changesets, two operations with one Content-ID, an
+// atomicity group whose members are not adjacent, or a body larger than
 // [DefaultMaxBodyBytes]. It comes wrapped with the index of the operation.
 var ErrNotConvertible = errors.New("jsonbatch: not convertible")
 
@@ -20,8 +20,11 @@ var ErrNotConvertible = errors.New("jsonbatch: not convertible")
 // that cannot be converted: which operation (Index, 0-based in document
 // order) and why (Err, ErrNotConvertible or ErrBodyTooLarge).
 type ConvertError struct {
-	Index  int
-	Err    error
+	// Index is the operation's 0-based index in document order.
+	Index int
+	// Err is ErrNotConvertible or ErrBodyTooLarge, for errors.Is.
+	Err error
+	// Detail says what in the operation cannot be converted.
 	Detail string
 }
 
