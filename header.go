@@ -274,6 +274,12 @@ func (d *Decoder) pushChangeset(params []byte, off int64) error {
 	return nil
 }
 
+// plainFirst reports whether a line that starts with c is neither blank nor
+// folded nor delimiter-like.
+func plainFirst(c byte) bool {
+	return c != ' ' && c != '\t' && c != '\r' && c != '-'
+}
+
 // readMessage reads an operation's embedded start line and headers; the
 // body region follows.
 func (d *Decoder) readMessage(msgtype MessageKind) error {
@@ -281,16 +287,22 @@ func (d *Decoder) readMessage(msgtype MessageKind) error {
 	var line []byte
 	off := d.InputOffset()
 	w := d.buf[d.rp:d.wp]
-	pre := 0 // the start line's length with its CRLF, when read in place
-	if i := bytes.IndexByte(w, '\n'); i > 1 && w[i-1] == '\r' && i <= d.opts.maxLine &&
-		w[0] != ' ' && w[0] != '\t' && w[0] != '\r' && w[0] != '-' {
-		// The usual start line, CRLF-terminated and neither blank nor
-		// delimiter-like: what the loop below would read, without its
-		// checks. It stays in buf, to be copied into meta with the
-		// header block that follows it.
+	pre := 0 // the start line's length with its line break, when read in place
+	// The usual start line, neither blank nor delimiter-like, and
+	// CRLF-terminated or, unless strict, with a bare LF: what the loop
+	// below would read, without its checks. It stays in buf, to be copied
+	// into meta with the header block that follows it.
+	i := bytes.IndexByte(w, '\n')
+	switch {
+	case i > 1 && w[i-1] == '\r' && i <= d.opts.maxLine && plainFirst(w[0]):
 		line = w[:i-1]
 		d.rp += i + 1
 		pre = i + 1
+	case i > 0 && w[i-1] != '\r' && !d.opts.strict && i <= d.opts.maxLine && plainFirst(w[0]):
+		line = w[:i]
+		d.rp += i + 1
+		pre = i + 1
+		p.dev |= DevBareLF // as deviate does
 	}
 	for line == nil {
 		off = d.InputOffset()

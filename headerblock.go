@@ -142,11 +142,13 @@ func (d *Decoder) readHeaderLines(hb *headerBlock, limit int) (ended bool, err e
 
 // scanHeaders parses the header block at the read position into hb and
 // reports whether it could. It takes a block only if it lies whole in the
-// buffer up to its blank line, every line ends in CRLF, within the line and
-// header limits, and no line is folded, delimiter-like ("-" first), without
-// a name, with whitespace before its colon, or with a CR of its own: the
-// blocks on which readHeaderLines would record no deviation and return no
-// error and no delimiter, and would build the same spans. It takes only an
+// buffer up to its blank line, every line ends in CRLF (or, unless strict,
+// in a bare LF, which it records as readHeaderLines does), within the line
+// and header limits, and no line is folded, delimiter-like ("-" first),
+// without a name, with whitespace before its colon, or with a CR of its own:
+// the blocks on which readHeaderLines would record no deviation but
+// DevBareLF and return no error and no delimiter, and would build the same
+// spans. It takes only an
 // empty (reset) hb, as readPart and readMessage pass it; on false nothing is
 // consumed and hb is empty again.
 //
@@ -166,10 +168,14 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit, pre int) bool {
 	mime := hb == &d.ph // usual lines are MIME part headers, not embedded ones
 	used, pos, lines, usual := 0, 0, 0, 0
 	reused := 0 // lines at the start of the block read from d.memo
+	// Bare LF line breaks: Outlook's and SharePoint's documented samples
+	// are written so. bare counts those after from; bareLF says the block
+	// has one anywhere, the memo's lines included.
+	lfOK, bare, bareLF := !d.opts.strict, 0, false
 	if !mime && len(d.memo.lines) > 0 {
 		if reused = d.reuseLines(hb, w, base, off); reused > 0 {
 			last := &d.memo.lines[reused-1]
-			used, pos, lines = last.used, last.end, reused
+			used, pos, lines, bareLF = last.used, last.end, reused, last.bare
 			if used > limit {
 				hb.reset()
 				return false
@@ -214,13 +220,26 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit, pre int) bool {
 			continue
 		}
 		i := bytes.IndexByte(rest, '\n')
-		// A bare LF, the buffer's end or an overlong line: read it
-		// line by line.
-		if i < 1 || rest[i-1] != '\r' || i > maxLine {
+		// The buffer's end, an overlong line or, when strict, a bare
+		// LF: read it line by line.
+		if i < 1 || i > maxLine {
+			if i == 0 && lfOK {
+				pos++ // a bare blank line
+				bare++
+				break
+			}
 			hb.reset()
 			return false
 		}
 		line := rest[:i-1]
+		if rest[i-1] != '\r' {
+			if !lfOK {
+				hb.reset()
+				return false
+			}
+			line = rest[:i]
+			bare++
+		}
 		used += len(line) + fieldOverhead
 		colon, k := knownName(line)
 		if colon < 0 {
@@ -260,10 +279,14 @@ func (d *Decoder) scanHeaders(hb *headerBlock, limit, pre int) bool {
 		pos += i + 1
 	}
 	// A CR of its own in a name or value: one count over the block, cheaper
-	// than a search in every value.
-	if lines > usual+reused && bytes.Count(w[from:pos], crByte) != lines-reused+1 {
+	// than a search in every value. Each line break after from but the
+	// bare ones has one.
+	if lines > usual+reused && bytes.Count(w[from:pos], crByte) != lines-reused+1-bare {
 		hb.reset()
 		return false
+	}
+	if bare > 0 || bareLF {
+		d.part.dev |= DevBareLF // as deviate does, unless strict
 	}
 	if !mime && (reused == 0 || d.memo.misses != 0) {
 		d.memo.update(hb, w[:pos], base, off, reused, lines)
@@ -303,6 +326,9 @@ type headerMemo struct {
 	// must look at (malformed, or repeated).
 	used int
 	clen int64
+	// bare says that a line break of the block, its blank line's
+	// included, is a bare LF: a block repeated whole deviates so.
+	bare bool
 	// views of the fields, for Part.Header, built on first use
 	views      []RawField
 	viewsBuilt bool
@@ -310,9 +336,10 @@ type headerMemo struct {
 
 // memoLine is one line of the memo, its positions relative to the block.
 type memoLine struct {
-	end  int // the end of the line, after its LF
-	used int // header bytes charged up to and with this line
-	key  int
+	end  int  // the end of the line, after its LF
+	used int  // header bytes charged up to and with this line
+	key  int  // its name's key
+	bare bool // a line up to and with this one ends in a bare LF
 }
 
 // reuseLines appends to hb, whose block starts at w (and at base in meta,
@@ -382,21 +409,33 @@ func (m *headerMemo) record(hb *headerBlock, block []byte, base int, off int64) 
 	m.lines = m.lines[:0]
 	m.spans = m.spans[:0]
 	m.first, m.lengths = hb.first, hb.lengths
-	used := 0
+	// breakLen is the length of the line break that ends block[:end]:
+	// a line ends in CRLF or, unless strict, in a bare LF.
+	breakLen := func(end int) int {
+		if end >= 2 && block[end-2] == '\r' {
+			return 2
+		}
+		return 1
+	}
+	used, bare := 0, false
 	for i, f := range hb.spans {
 		start := int(f.offset - off)
-		end := len(block) - 2
+		end := len(block) - breakLen(len(block))
 		if i+1 < len(hb.spans) {
 			end = int(hb.spans[i+1].offset - off)
 		}
-		used += end - start - 2 + fieldOverhead
+		n := breakLen(end)
+		bare = bare || n == 1
+		used += end - start - n + fieldOverhead
 		m.spans = append(m.spans, fieldSpan{name: f.name.add(-base), value: f.value.add(-base), offset: int64(start)})
 		m.lines = append(m.lines, memoLine{
 			end:  end,
 			used: used,
 			key:  headerKey(block[start : start+f.name.b-f.name.a]),
+			bare: bare,
 		})
 	}
+	m.bare = bare || breakLen(len(block)) == 1
 	m.used, m.clen = used, -1
 	if i := m.first[keyContentLength]; i > 0 {
 		m.clen = -2
@@ -487,6 +526,9 @@ func (d *Decoder) usualPartHeaders(limit int) bool {
 		return false
 	}
 	if w[lines] != '\r' {
+		if w[usualCT-2] == '\n' {
+			return d.usualLF(w)
+		}
 		return d.usualWithID(w, limit-used)
 	}
 	if string(w[:len(usualBlock)]) != usualBlock {
@@ -495,6 +537,24 @@ func (d *Decoder) usualPartHeaders(limit int) bool {
 	d.ph.spans, d.ph.shared, d.ph.off = usualSpans, true, d.base+int64(d.rp)
 	d.ph.first[keyContentType] = 1
 	d.rp += len(usualBlock)
+	return true
+}
+
+// usualBlockLF is usualBlock with bare LF line breaks, as Outlook's and
+// SharePoint's documented samples are written.
+const usualBlockLF = "Content-Type: application/http\nContent-Transfer-Encoding: binary\n\n"
+
+// usualLF reads the block in w when it is usualBlockLF, unless strict, and
+// reports whether it did: what scanHeaders would read there, its spans
+// shared as usualPartHeaders shares them.
+func (d *Decoder) usualLF(w []byte) bool {
+	if d.opts.strict || string(w[:len(usualBlockLF)]) != usualBlockLF {
+		return false
+	}
+	d.ph.spans, d.ph.shared, d.ph.off = usualSpansLF, true, d.base+int64(d.rp)
+	d.ph.first[keyContentType] = 1
+	d.part.dev |= DevBareLF // as deviate does
+	d.rp += len(usualBlockLF)
 	return true
 }
 
@@ -543,6 +603,10 @@ var usualSpans = []fieldSpan{
 	{name: span{0, 12}, value: span{14, usualCT - 2}, offset: 0},
 	{name: span{usualCT, usualCT + 25}, value: span{usualCT + 27, usualCT + usualCTE - 2}, offset: int64(usualCT)},
 }
+
+// usualSpansLF are the fields of usualBlockLF: the text of usualBlock's (at
+// the start of meta), the offsets of usualBlockLF's.
+var usualSpansLF = []fieldSpan{usualSpans[0], {name: usualSpans[1].name, value: usualSpans[1].value, offset: int64(usualCT - 1)}}
 
 // Lengths of the usual lines with their CRLF.
 const (

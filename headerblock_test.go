@@ -2,6 +2,7 @@ package batch
 
 import (
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,13 +41,14 @@ func TestKnownName(t *testing.T) {
 
 // TestScanHeaders checks the fast path against readHeaderLines on the same
 // bytes: wherever scanHeaders takes a block, it must build the same fields,
-// keys and meta and consume the same bytes, and readHeaderLines must see
-// no deviation and no error there. The usual blocks must be taken, or the
-// fast path is silently lost.
+// keys and meta, consume the same bytes and record the same deviations, and
+// readHeaderLines must see no deviation but a bare LF and no error there.
+// Strict, it must leave every block with a bare LF. The usual blocks must be
+// taken, or the fast path is silently lost.
 func TestScanHeaders(t *testing.T) {
 	for _, tc := range []struct {
 		block string
-		fast  bool // scanHeaders must take it
+		fast  bool // scanHeaders must take it (unless strict, if it has a bare LF)
 		usual bool // usualPartHeaders must take it
 	}{
 		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n", true, true},
@@ -57,7 +59,19 @@ func TestScanHeaders(t *testing.T) {
 		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: a\rb\r\n\r\n", false, false},
 		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID : 1\r\n\r\n", false, false},
 		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-IDs: 1\r\n\r\n", true, false},
-		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\n\r\n", false, false},
+		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\n\r\n", true, false},
+		{"Content-Type: application/http\nContent-Transfer-Encoding: binary\nContent-ID: 1\n\n", true, false},
+		{"Content-Type: application/http\nContent-Transfer-Encoding: binary\n\n", true, true},
+		{"Content-Type: application/http\nContent-Transfer-Encoding: binary\n\r\n", true, false},
+		{"Content-Type: application/http\nContent-Transfer-Encoding: binarx\n\n", true, false},
+		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\n", true, false},
+		{"\n", true, false},
+		{"X: a\rb\n\n", false, false},
+		{"X: a\r\r\n\n", false, false},
+		{"X: a\n\r\n", true, false},
+		{"X: a\n folded\n\n", false, false},
+		{"--b\n", false, false},
+		{"Content-Length: 3\ncontent-length: 3\n\n", true, false},
 		{"Content-ID: 1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n", true, false},
 		{"Content-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\nContent-Length: 200\r\n\r\n", true, false},
 		{"content-type:application/http\r\ncontent-length: 2 \r\nContent-Length:2\r\n\r\n", true, false},
@@ -65,7 +79,7 @@ func TestScanHeaders(t *testing.T) {
 		{"X: \r\n\r\n", true, false},
 		{"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nX: a\rb\r\n\r\n", false, false},
 		{"Content-Type: application/http\r\nX: a\r\r\n\r\n", false, false},
-		{"Content-Type: application/http\nX: a\r\n\r\n", false, false},
+		{"Content-Type: application/http\nX: a\r\n\r\n", true, false},
 		{"Content-Type : application/http\r\n\r\n", false, false},
 		{"X: a\r\n folded\r\n\r\n", false, false},
 		{"--b\r\n", false, false},
@@ -79,47 +93,63 @@ func TestScanHeaders(t *testing.T) {
 		if tc.block == "Content-Type: application/http\r\n" {
 			input = tc.block
 		}
-		load := func() *Decoder { return filledDecoder(t, input) }
-		fields := func(d *Decoder) []Field {
-			var fs []Field
-			b := d.bytesOf(&d.ph)
-			for _, f := range d.ph.spans {
-				fs = append(fs, Field{string(f.name.of(b)), string(f.value.of(b)) + "@" + strconv.FormatInt(d.ph.offsetOf(&f), 10)})
-			}
-			return fs
+		for _, strict := range []bool{false, true} {
+			refused := strict && hasBareLF(tc.block)
+			testScanHeaders(t, tc.block, input, tc.fast && !refused, tc.usual && !refused, Strict(strict))
 		}
-		fast, slow, usual := load(), load(), load()
-		ok := fast.scanHeaders(&fast.ph, DefaultMaxHeaderBytes, 0)
-		if ok != tc.fast {
-			t.Errorf("scanHeaders(%q) = %v, want %v", tc.block, ok, tc.fast)
+	}
+}
+
+// hasBareLF reports whether s has an LF without a CR before it.
+func hasBareLF(s string) bool {
+	return strings.Count(s, "\n") > strings.Count(s, "\r\n")
+}
+
+// testScanHeaders runs scanHeaders, usualPartHeaders and readHeaderLines
+// on block, the start of input, with opt, and compares what they read.
+// fast and usual say whether scanHeaders and usualPartHeaders must take it.
+func testScanHeaders(t *testing.T, block, input string, fast, usual bool, opt DecodeOption) {
+	t.Helper()
+	load := func() *Decoder { return filledDecoder(t, input, opt) }
+	fields := func(d *Decoder) []Field {
+		var fs []Field
+		b := d.bytesOf(&d.ph)
+		for _, f := range d.ph.spans {
+			fs = append(fs, Field{string(f.name.of(b)), string(f.value.of(b)) + "@" + strconv.FormatInt(d.ph.offsetOf(&f), 10)})
 		}
-		// usualPartHeaders takes exactly usualBlock, and must then read
-		// what scanHeaders reads.
-		if got, want := usual.usualPartHeaders(DefaultMaxHeaderBytes), tc.usual; got != want {
-			t.Errorf("usualPartHeaders(%q) = %v, want %v", tc.block, got, want)
-		} else if got {
-			usual.ph.spans = append([]fieldSpan(nil), usual.ph.spans...)
-			if diff := cmp.Diff(fields(fast), fields(usual)); diff != "" || usual.rp != fast.rp || usual.ph.first != fast.ph.first || tc.block == usualBlock && string(usual.meta) != usualBlock || string(fast.meta) != usualBlock+tc.block {
-				t.Errorf("usualPartHeaders(%q) differs from scanHeaders (-scanHeaders +usualPartHeaders):\n%s", tc.block, diff)
-			}
+		return fs
+	}
+	fd, slow, ud := load(), load(), load()
+	ok := fd.scanHeaders(&fd.ph, DefaultMaxHeaderBytes, 0)
+	if ok != fast {
+		t.Errorf("scanHeaders(%q) = %v, want %v", block, ok, fast)
+	}
+	// usualPartHeaders takes exactly usualBlock, and must then read
+	// what scanHeaders reads.
+	if got := ud.usualPartHeaders(DefaultMaxHeaderBytes); got != usual {
+		t.Errorf("usualPartHeaders(%q) = %v, want %v", block, got, usual)
+	} else if got {
+		ud.ph.spans = append([]fieldSpan(nil), ud.ph.spans...)
+		if diff := cmp.Diff(fields(fd), fields(ud)); diff != "" || ud.rp != fd.rp || ud.ph.first != fd.ph.first || ud.part.dev != fd.part.dev || block == usualBlock && string(ud.meta) != usualBlock || string(fd.meta) != usualBlock+block {
+			t.Errorf("usualPartHeaders(%q) differs from scanHeaders (-scanHeaders +usualPartHeaders):\n%s", block, diff)
 		}
-		if !ok {
-			if fast.rp != 0 || len(fast.ph.spans) != 0 || len(fast.meta) != len(usualBlock) {
-				t.Errorf("scanHeaders(%q) = false but consumed %d bytes, %d fields", tc.block, fast.rp, len(fast.ph.spans))
-			}
-			continue
+	}
+	if !ok {
+		if fd.rp != 0 || len(fd.ph.spans) != 0 || len(fd.meta) != len(usualBlock) || fd.part.dev != 0 {
+			t.Errorf("scanHeaders(%q) = false but consumed %d bytes, %d fields, deviations %v", block, fd.rp, len(fd.ph.spans), fd.part.dev)
 		}
-		ended, err := slow.readHeaderLines(&slow.ph, DefaultMaxHeaderBytes)
-		if ended || err != nil || slow.part.dev != 0 {
-			t.Errorf("readHeaderLines(%q) = %v, %v, deviations %v where scanHeaders took the block", tc.block, ended, err, slow.part.dev)
-		}
-		if diff := cmp.Diff(fields(slow), fields(fast)); diff != "" {
-			t.Errorf("scanHeaders(%q) fields mismatch (-readHeaderLines +scanHeaders):\n%s", tc.block, diff)
-		}
-		if fast.rp != slow.rp || fast.ph.first != slow.ph.first || fast.ph.lengths != slow.ph.lengths {
-			t.Errorf("scanHeaders(%q): rp %d, first %v, lengths %d; readHeaderLines: %d, %v, %d",
-				tc.block, fast.rp, fast.ph.first, fast.ph.lengths, slow.rp, slow.ph.first, slow.ph.lengths)
-		}
+		return
+	}
+	ended, err := slow.readHeaderLines(&slow.ph, DefaultMaxHeaderBytes)
+	if ended || err != nil || slow.part.dev&^DevBareLF != 0 || fd.part.dev != slow.part.dev {
+		t.Errorf("readHeaderLines(%q) = %v, %v, deviations %v where scanHeaders took the block, recording %v", block, ended, err, slow.part.dev, fd.part.dev)
+	}
+	if diff := cmp.Diff(fields(slow), fields(fd)); diff != "" {
+		t.Errorf("scanHeaders(%q) fields mismatch (-readHeaderLines +scanHeaders):\n%s", block, diff)
+	}
+	if fd.rp != slow.rp || fd.ph.first != slow.ph.first || fd.ph.lengths != slow.ph.lengths {
+		t.Errorf("scanHeaders(%q): rp %d, first %v, lengths %d; readHeaderLines: %d, %v, %d",
+			block, fd.rp, fd.ph.first, fd.ph.lengths, slow.rp, slow.ph.first, slow.ph.lengths)
 	}
 }
 
@@ -142,6 +172,16 @@ func TestHeaderMemo(t *testing.T) {
 		"Content-Type: application/json\r\n\r\n",
 		"X: \r\n\r\n",
 		"\r\n",
+		// Bare LF line breaks, throughout or in places.
+		"Content-Type: application/json; odata.metadata=minimal\nOData-Version: 4.0\nContent-Length: 200\n\n",
+		"Content-Type: application/json; odata.metadata=minimal\nOData-Version: 4.0\nContent-Length: 20\n\n",
+		"Content-Type: application/json; odata.metadata=minimal\nOData-Version: 4.0\n\n",
+		"Content-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\nContent-Length: 20\n\r\n",
+		"Content-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\nContent-Length: 20\r\n\n",
+		"Content-Type: application/json; odata.metadata=minimal\nOData-Version: 4.0\nContent-Length: 2000\r\n\r\n",
+		"Content-Type: application/json; odata.metadata=minimal\nOData-Version: 4.0\nX: a\rb\n\n",
+		"X: \n\n",
+		"\n",
 	}
 	fields := func(d *Decoder) []Field {
 		var fs []Field
@@ -168,6 +208,7 @@ func TestHeaderMemo(t *testing.T) {
 				}
 				memo.eh.reset()
 				memo.meta = memo.meta[:len(usualBlock)]
+				memo.part.dev = 0
 				plain, slow := load(input, len(a)), load(input, len(a))
 				ok := memo.scanHeaders(&memo.eh, limit, 0)
 				if want := plain.scanHeaders(&plain.eh, limit, 0); ok != want {
@@ -186,9 +227,9 @@ func TestHeaderMemo(t *testing.T) {
 				if diff := cmp.Diff(fields(slow), fields(memo)); diff != "" {
 					t.Errorf("after %q, scanHeaders(%q) fields mismatch (-readHeaderLines +memo):\n%s", a, b, diff)
 				}
-				if memo.rp != slow.rp || memo.eh.first != slow.eh.first || memo.eh.lengths != slow.eh.lengths {
-					t.Errorf("after %q, scanHeaders(%q): rp %d, first %v, lengths %d; readHeaderLines: %d, %v, %d",
-						a, b, memo.rp, memo.eh.first, memo.eh.lengths, slow.rp, slow.eh.first, slow.eh.lengths)
+				if memo.rp != slow.rp || memo.eh.first != slow.eh.first || memo.eh.lengths != slow.eh.lengths || memo.part.dev != slow.part.dev {
+					t.Errorf("after %q, scanHeaders(%q): rp %d, first %v, lengths %d, deviations %v; readHeaderLines: %d, %v, %d, %v",
+						a, b, memo.rp, memo.eh.first, memo.eh.lengths, memo.part.dev, slow.rp, slow.eh.first, slow.eh.lengths, slow.part.dev)
 				}
 			}
 		}
@@ -320,24 +361,44 @@ func TestMemoWholeAsGeneral(t *testing.T) {
 		}
 		return collect(d, of)
 	}
-	for _, block := range blocks {
-		for j := range lines {
-			var in strings.Builder
-			for k := range 4 {
-				in.WriteString("--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n" +
-					ids[k] + "\r\n" + lines[(j+k/2)%len(lines)] + "\r\n" + block + "\r\n{}\r\n")
-			}
-			in.WriteString("--b--\r\n")
-			for limit := len(block) - 8; limit <= len(lines[1])+len(block)+3*fieldOverhead+8; limit++ {
-				for _, strict := range []bool{false, true} {
-					opts := []DecodeOption{MaxHeaderBytes(limit), Strict(strict)}
-					want, wantErr := decode(iotest.OneByteReader(strings.NewReader(in.String())), append(opts, BufferSize(1))...)
-					got, err := decode(strings.NewReader(in.String()), opts...)
-					if !sameError(err, wantErr) {
-						t.Errorf("%q %q limit %d strict %v: error %v, one byte at a time %v", lines[j], block, limit, strict, err, wantErr)
+	// Line breaks: CRLF throughout, bare LF throughout (Outlook's and
+	// SharePoint's samples), and bare LF in the embedded header block
+	// alone, in its start line alone, and in both: where a bare LF is
+	// the part's only one, the deviation must still be recorded.
+	breaks := []struct{ part, line, block string }{
+		{"\r\n", "\r\n", "\r\n"}, {"\n", "\n", "\n"}, {"\r\n", "\r\n", "\n"}, {"\r\n", "\n", "\r\n"}, {"\r\n", "\n", "\n"},
+	}
+	for bi, nl := range breaks {
+		for _, block := range blocks {
+			block := strings.ReplaceAll(block, "\r\n", nl.block)
+			for j := range lines {
+				var in strings.Builder
+				// The limits around which the outcome changes: a start
+				// line, an embedded block or a MIME block that just fits.
+				var edges []int
+				for k := range 4 {
+					line := lines[(j+k/2)%len(lines)]
+					edges = append(edges, len(line), len(line)+headerUsed(block), headerUsed(usualBlock+ids[k]))
+					in.WriteString(strings.ReplaceAll("--b\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n"+ids[k]+"\r\n", "\r\n", nl.part) +
+						lines[(j+k/2)%len(lines)] + nl.line + block + nl.block + "{}\r\n")
+				}
+				in.WriteString("--b--\r\n")
+				for limit := len(block) - 8; limit <= len(lines[1])+len(block)+3*fieldOverhead+8; limit++ {
+					// Short, every limit is tried with CRLF, those at
+					// the edges with the other line breaks.
+					if testing.Short() && bi > 0 && !slices.ContainsFunc(edges, func(e int) bool { return e-1 <= limit && limit <= e+1 }) {
+						continue
 					}
-					if diff := cmp.Diff(want, got, normalize); diff != "" {
-						t.Errorf("%q %q limit %d strict %v (-one byte at a time +whole):\n%s", lines[j], block, limit, strict, diff)
+					for _, strict := range []bool{false, true} {
+						opts := []DecodeOption{MaxHeaderBytes(limit), Strict(strict)}
+						want, wantErr := decode(iotest.OneByteReader(strings.NewReader(in.String())), append(opts, BufferSize(1))...)
+						got, err := decode(strings.NewReader(in.String()), opts...)
+						if !sameError(err, wantErr) {
+							t.Errorf("%q %q limit %d strict %v: error %v, one byte at a time %v", lines[j], block, limit, strict, err, wantErr)
+						}
+						if diff := cmp.Diff(want, got, normalize); diff != "" {
+							t.Errorf("%q %q limit %d strict %v (-one byte at a time +whole):\n%s", lines[j], block, limit, strict, diff)
+						}
 					}
 				}
 			}
@@ -345,11 +406,23 @@ func TestMemoWholeAsGeneral(t *testing.T) {
 	}
 }
 
+// headerUsed is what a header block's lines charge against MaxHeaderBytes:
+// each line without its line break, and fieldOverhead.
+func headerUsed(block string) int {
+	n := 0
+	for _, line := range strings.Split(block, "\n") {
+		if line = strings.TrimSuffix(line, "\r"); line != "" {
+			n += len(line) + fieldOverhead
+		}
+	}
+	return n
+}
+
 // filledDecoder returns a decoder of boundary "b" with all of input read
 // into its buffer and nothing consumed.
-func filledDecoder(tb testing.TB, input string) *Decoder {
+func filledDecoder(tb testing.TB, input string, opts ...DecodeOption) *Decoder {
 	tb.Helper()
-	d, err := NewDecoderBoundary(strings.NewReader(input), "b")
+	d, err := NewDecoderBoundary(strings.NewReader(input), "b", opts...)
 	require.NoError(tb, err)
 	for !d.eof {
 		require.NoError(tb, d.fill())

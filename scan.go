@@ -90,6 +90,12 @@ func scanDelimiter(buf []byte, levels []level, atStart, eof bool, maxLine int) (
 		buf[i-1] == '\n' && buf[i-2] == '\r' && buf[j] == '\r' && buf[j+1] == '\n' {
 		return scanResult{n: i - 2, found: true, line: j + 4 - i, dash: 2}, true
 	}
+	// The same with bare LFs, as Outlook's and SharePoint's samples have
+	// them.
+	if j := i + len(dash); i >= 1 && j < len(buf) && len(needle) == len(dash) && len(dash) <= maxLine &&
+		buf[i-1] == '\n' && (i == 1 || buf[i-2] != '\r') && buf[j] == '\n' {
+		return scanResult{n: i - 1, found: true, line: j + 2 - i, dash: 1, bareLF: true}, true
+	}
 	return scanOne(buf, levels, i, atStart, eof, maxLine)
 }
 

@@ -23,6 +23,9 @@ func (d *Decoder) memoWhole(limit, pre int) bool {
 		d.memoMissAt = d.base + int64(d.rp)
 		return false
 	}
+	if m.bare {
+		d.part.dev |= DevBareLF // the memo holds one only unless strict
+	}
 	d.meta = append(d.meta, d.buf[d.rp-pre:d.rp]...)
 	d.eh.spans, d.eh.shared, d.eh.inMemo, d.eh.off = m.spans, true, true, d.base+int64(d.rp)
 	d.eh.first, d.eh.lengths = m.first, m.lengths
