@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -114,7 +115,7 @@ func TestTransportCancelBlockedRead(t *testing.T) {
 		_, err := io.ReadAll(resp.Body)
 		read <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // the read is waiting for bytes the server holds back
+	trReadBlocked(t) // the read is waiting for bytes the server holds back
 	cancel()
 	select {
 	case err := <-read:
@@ -132,4 +133,22 @@ func TestTransportCancelBlockedRead(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Transport.Close blocked")
 	}
+}
+
+// trReadBlocked waits until a Read of a streamed answer body is blocked on
+// the network, waiting for bytes the server holds back: a sleep instead
+// let a slow machine cancel before the Read had begun, and the Transport
+// then had no Read to interrupt.
+func trReadBlocked(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for range 2000 {
+		for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+			if strings.Contains(g, "[IO wait") && strings.Contains(g, "batchhttp.(*trBody).Read") {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("no Read of the answer body blocked on the network")
 }
