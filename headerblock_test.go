@@ -329,7 +329,8 @@ func TestSharedBlocksSurviveReuse(t *testing.T) {
 // around the blocks' size (with start lines of different lengths, so that a
 // block within the limit after one is over it after the next), in strict
 // mode and not, with Content-Length values that are well formed, malformed,
-// repeated, disagreeing, and not the body's length.
+// repeated, disagreeing, and not the body's length, and with CRLF and bare
+// LF line breaks mixed five ways.
 func TestMemoWholeAsGeneral(t *testing.T) {
 	blocks := []string{
 		"Content-Type: application/json\r\nContent-Length: 2\r\n",
