@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"regexp"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -146,7 +147,9 @@ func TestEncoderRoundTripRandom(t *testing.T) {
 
 // collides is the reference delimiter check: a body line (split at CR, LF
 // or CRLF) that starts with the dash-boundary of an open boundary, which
-// RFC 2046's note to implementors lets a reader take for a delimiter.
+// RFC 2046's note to implementors lets a reader take for a delimiter; or a
+// start or header line that does: a request's method, or a header name as
+// the encoder writes it (canonical), such as "--b" in a line "--b: x".
 func collides(steps []step, b string) bool {
 	cs := ""
 	for _, s := range steps {
@@ -161,7 +164,16 @@ func collides(steps []step, b string) bool {
 				alt += "|" + regexp.QuoteMeta(cs)
 			}
 			re := regexp.MustCompile(`^--(` + alt + `)`)
-			for _, line := range regexp.MustCompile(`\r\n|\r|\n`).Split(s.body, -1) {
+			lines := regexp.MustCompile(`\r\n|\r|\n`).Split(s.body, -1)
+			if op := s.op; op != nil {
+				if op.Message == Request {
+					lines = append(lines, op.Method)
+				}
+				for _, f := range slices.Concat(op.PartHeader, op.Header) {
+					lines = append(lines, string(appendCanonical(nil, f.Name)))
+				}
+			}
+			for _, line := range lines {
 				if re.MatchString(line) {
 					return true
 				}
