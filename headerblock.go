@@ -148,9 +148,8 @@ func (d *Decoder) readHeaderLines(hb *headerBlock, limit int) (ended bool, err e
 // without a name, with whitespace before its colon, or with a CR of its own:
 // the blocks on which readHeaderLines would record no deviation but
 // DevBareLF and return no error and no delimiter, and would build the same
-// spans. It takes only an
-// empty (reset) hb, as readPart and readMessage pass it; on false nothing is
-// consumed and hb is empty again.
+// spans. It takes only an empty (reset) hb, as readPart and readMessage pass
+// it; on false nothing is consumed and hb is empty again.
 //
 // pre bytes before the read position (an embedded start line with its CRLF,
 // parsed in place) are copied into meta with the block, in the same copy.
