@@ -111,14 +111,7 @@ func hasBareLF(s string) bool {
 func testScanHeaders(t *testing.T, block, input string, fast, usual bool, opt DecodeOption) {
 	t.Helper()
 	load := func() *Decoder { return filledDecoder(t, input, opt) }
-	fields := func(d *Decoder) []Field {
-		var fs []Field
-		b := d.bytesOf(&d.ph)
-		for _, f := range d.ph.spans {
-			fs = append(fs, Field{string(f.name.of(b)), string(f.value.of(b)) + "@" + strconv.FormatInt(d.ph.offsetOf(&f), 10)})
-		}
-		return fs
-	}
+	fields := func(d *Decoder) []Field { return blockFields(d, &d.ph) }
 	fd, slow, ud := load(), load(), load()
 	ok := fd.scanHeaders(&fd.ph, DefaultMaxHeaderBytes, 0)
 	if ok != fast {
@@ -183,14 +176,7 @@ func TestHeaderMemo(t *testing.T) {
 		"X: \n\n",
 		"\n",
 	}
-	fields := func(d *Decoder) []Field {
-		var fs []Field
-		b := d.bytesOf(&d.eh)
-		for _, f := range d.eh.spans {
-			fs = append(fs, Field{string(f.name.of(b)), string(f.value.of(b)) + "@" + strconv.FormatInt(d.eh.offsetOf(&f), 10)})
-		}
-		return fs
-	}
+	fields := func(d *Decoder) []Field { return blockFields(d, &d.eh) }
 	// load returns a decoder with input in its buffer, and the read
 	// position at skip, as if skip bytes had been read.
 	load := func(input string, skip int) *Decoder {
@@ -405,6 +391,18 @@ func TestMemoWholeAsGeneral(t *testing.T) {
 			}
 		}
 	}
+}
+
+// blockFields returns the fields of hb, a header block of d, each value
+// followed by "@" and the field's input offset, to compare blocks read by
+// different paths.
+func blockFields(d *Decoder, hb *headerBlock) []Field {
+	var fs []Field
+	b := d.bytesOf(hb)
+	for _, f := range hb.spans {
+		fs = append(fs, Field{string(f.name.of(b)), string(f.value.of(b)) + "@" + strconv.FormatInt(hb.offsetOf(&f), 10)})
+	}
+	return fs
 }
 
 // headerUsed is what a header block's lines charge against MaxHeaderBytes:
